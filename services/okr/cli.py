@@ -1,0 +1,106 @@
+"""The `okr` command line. Each sub-command imports what it needs lazily (fast --help)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def command(
+    name: str, help_text: str, target: str
+) -> Callable[[Callable[[argparse.ArgumentParser], None]], None]:
+    """Registers a sub-command; `target` is 'module:function' taking the parsed args."""
+
+    def register(configure: Callable[[argparse.ArgumentParser], None]) -> None:
+        _COMMANDS[name] = (help_text, configure, target)
+
+    return register
+
+
+@command("serve", "run the GraphQL API (projections and relay in-process)", "api.serve:run")
+def _serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None, help="bind address (default OKR_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default OKR_PORT, 8000)")
+
+
+@command("token", "mint a JWT for a user of an org", "api.serve:mint_token")
+def _token(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--org", required=True)
+    p.add_argument("--user", required=True)
+    p.add_argument("--role", action="append", choices=["admin", "lead", "member", "viewer"], required=True)
+    p.add_argument("--ttl-hours", type=float, default=24.0)
+
+
+@command("demo", "load a realistic example org (support + growth teams)", "api.demo:run")
+def _demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--org", default="demo")
+
+
+@command("project", "run projection runners as a worker process", "projections.worker:run")
+def _project(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", action="append", help="view name (repeatable; default all)")
+
+
+@command("replay", "rebuild views from the log (or --verify them)", "projections.replay:run")
+def _replay(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", action="append", help="view name (repeatable; default all)")
+    p.add_argument("--verify", action="store_true", help="rebuild into scratch tables and compare")
+
+
+@command("relay", "publish the log to NATS JetStream as CloudEvents", "projections.relay:run")
+def _relay(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--once", action="store_true", help="publish what is there, then exit")
+
+
+@command("export-schema", "write schema/okr.graphql and schema/events/*.json", "api.export:run")
+def _export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="schema", help="schema directory")
+    p.add_argument("--check", action="store_true", help="exit 1 if the files differ")
+
+
+def build_parser(
+    available: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]],
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="okr", description="okr-service: an event-sourced OKR backend.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, configure, _) in available.items():
+        configure(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _available() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]]:
+    """Only commands whose module exists (so --help lists what works)."""
+    import importlib.util
+
+    result = {}
+    for name, spec in _COMMANDS.items():
+        module = spec[2].split(":")[0]
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if found:
+            result[name] = spec
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import importlib
+
+    available = _available()
+    parser = build_parser(available)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    module_name, func_name = available[args.command][2].split(":")
+    handler: Handler = getattr(importlib.import_module(module_name), func_name)
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The base aggregate: every event carries org, actor, correlation and causation ids."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from okr.domain.context import current_context, now
+from okr.domain.errors import InvalidValueError, ValidationError
+
+MAX_ABS_NUMBER = 1e15
+MAX_TITLE = 200
+MAX_TEXT = 10_000
+MAX_UNIT = 32
+
+
+def _org() -> str:
+    return current_context().org_id
+
+
+def _actor() -> str:
+    return current_context().actor
+
+
+def _correlation() -> str:
+    return current_context().correlation_id
+
+
+def _causation() -> str:
+    return current_context().causation_id
+
+
+class OkrAggregate(Aggregate):
+    """Tenant-owned aggregate. Audit fields come from the request context, never from args."""
+
+    org_id: str
+
+    class Event(Aggregate.Event):
+        org_id: str = field(default_factory=_org, init=False)
+        actor: str = field(default_factory=_actor, init=False)
+        correlation_id: str = field(default_factory=_correlation, init=False)
+        causation_id: str = field(default_factory=_causation, init=False)
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return now()
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.modified_by = self.actor
+
+    class Created(Event, Aggregate.Created):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.org_id = self.org_id
+            aggregate.created_by = self.actor
+            aggregate.modified_by = self.actor
+
+
+# --- input checks shared by the aggregates -------------------------------------------------
+
+
+def check_title(value: object, field_name: str = "title") -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{field_name} must be a string", field=field_name)
+    title = value.strip()
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise ValidationError(
+            f"{field_name} must be 1-{MAX_TITLE} characters (got {len(title)})", field=field_name
+        )
+    return title
+
+
+def check_text(value: object, field_name: str, max_len: int = MAX_TEXT) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field_name} must be a string", field=field_name)
+    if len(value) > max_len:
+        raise ValidationError(
+            f"{field_name} must be at most {max_len} characters (got {len(value)})",
+            field=field_name,
+        )
+    return value
+
+
+def check_number(value: object, field_name: str) -> float:
+    """Finite and within +-1e15; bools and strings are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidValueError(f"{field_name} must be a number", field=field_name)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidValueError(f"{field_name} is out of range", field=field_name) from None
+    if not math.isfinite(number):
+        raise InvalidValueError(f"{field_name} must be finite (got {value!r})", field=field_name)
+    if abs(number) > MAX_ABS_NUMBER:
+        raise InvalidValueError(
+            f"{field_name} must be within +-{MAX_ABS_NUMBER:.0e} (got {number!r})", field=field_name
+        )
+    return number
+
+
+def check_fraction(value: object, field_name: str) -> float:
+    number = check_number(value, field_name)
+    if not 0.0 <= number <= 1.0:
+        raise InvalidValueError(f"{field_name} must be between 0.0 and 1.0", field=field_name)
+    return number
+
+
+def check_weight(value: object, field_name: str = "weight") -> float:
+    number = check_number(value, field_name)
+    if number <= 0 or number > 1e6:
+        raise InvalidValueError(f"{field_name} must be > 0 and <= 1e6", field=field_name)
+    return number
+
+
+def check_choice(value: object, allowed: type[Any], field_name: str) -> str:
+    """Enum membership by value; returns the canonical string."""
+    raw = getattr(value, "value", value)
+    names = [m.value for m in allowed]
+    if raw not in names:
+        raise ValidationError(
+            f"{field_name} must be one of {', '.join(names)} (got {raw!r})", field=field_name
+        )
+    return str(raw)

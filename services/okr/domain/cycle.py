@@ -1,0 +1,81 @@
+"""Cycle: a time box such as 2026-Q1. PLANNED -> ACTIVE -> CLOSED."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from eventsourcing.domain import event
+
+from okr.domain.base import OkrAggregate, check_title
+from okr.domain.errors import CycleClosedError, InvalidCycleDatesError, InvalidTransitionError
+
+
+class CycleState(StrEnum):
+    PLANNED = "PLANNED"
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+
+
+def day_start(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=UTC)
+
+
+class Cycle(OkrAggregate):
+    @classmethod
+    def schedule(cls, name: str, start: date, end: date) -> Cycle:
+        name = check_title(name, "name")
+        if not isinstance(start, date) or not isinstance(end, date):
+            raise InvalidCycleDatesError("start and end must be dates", field="start")
+        if not start < end:
+            raise InvalidCycleDatesError("a cycle must start before it ends", field="end")
+        return cls(name=name, start=start.isoformat(), end=end.isoformat())
+
+    @event("Scheduled")
+    def __init__(self, name: str, start: str, end: str) -> None:
+        self.name = name
+        self.start = start
+        self.end = end
+        self.state = CycleState.PLANNED.value
+
+    @property
+    def start_date(self) -> date:
+        return date.fromisoformat(self.start)
+
+    @property
+    def end_date(self) -> date:
+        return date.fromisoformat(self.end)
+
+    @property
+    def starts_at(self) -> datetime:
+        return day_start(self.start_date)
+
+    @property
+    def ends_at(self) -> datetime:
+        """Exclusive end: the cycle covers its end date entirely."""
+        return day_start(self.end_date) + timedelta(days=1)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state == CycleState.CLOSED.value
+
+    def check_open(self) -> None:
+        if self.is_closed:
+            raise CycleClosedError(f"cycle {self.name} is closed", field="cycleId")
+
+    def start_cycle(self) -> None:
+        if self.state != CycleState.PLANNED.value:
+            raise InvalidTransitionError(f"cycle is {self.state}, only PLANNED cycles start")
+        self._started()
+
+    @event("Started")
+    def _started(self) -> None:
+        self.state = CycleState.ACTIVE.value
+
+    def close(self) -> None:
+        self.check_open()
+        self._closed()
+
+    @event("Closed")
+    def _closed(self) -> None:
+        self.state = CycleState.CLOSED.value

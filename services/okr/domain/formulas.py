@@ -1,0 +1,206 @@
+"""Every OKR formula of DESIGN.md, as pure functions (no I/O, no clock: `now` is an argument)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+
+
+class KeyResultKind(StrEnum):
+    NUMERIC = "NUMERIC"  # a number moving from start to target (up or down)
+    PERCENTAGE = "PERCENTAGE"  # the same, in percent
+    CURRENCY = "CURRENCY"  # the same, in money
+    BOOLEAN = "BOOLEAN"  # milestone: 0 (not yet) or 1 (done)
+    THRESHOLD = "THRESHOLD"  # stay above / stay below the target
+
+
+class Direction(StrEnum):
+    INCREASE = "INCREASE"
+    DECREASE = "DECREASE"
+    STAY_ABOVE = "STAY_ABOVE"
+    STAY_BELOW = "STAY_BELOW"
+
+
+NUMERIC_KINDS = frozenset({KeyResultKind.NUMERIC, KeyResultKind.PERCENTAGE, KeyResultKind.CURRENCY})
+
+
+class Status(StrEnum):
+    ACCOMPLISHED = "ACCOMPLISHED"
+    ON_TRACK = "ON_TRACK"
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
+    OFF_TRACK = "OFF_TRACK"
+
+
+# Worst first: an objective's status is its worst key result's.
+STATUS_SEVERITY = {
+    Status.OFF_TRACK: 0,
+    Status.NEEDS_ATTENTION: 1,
+    Status.ON_TRACK: 2,
+    Status.ACCOMPLISHED: 3,
+}
+
+
+class Grade(StrEnum):
+    GREEN = "GREEN"
+    YELLOW = "YELLOW"
+    RED = "RED"
+
+
+class Impact(StrEnum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+IMPACT_WEIGHT = {Impact.HIGH: 3, Impact.MEDIUM: 2, Impact.LOW: 1}
+
+ON_TRACK_PACE = 0.9
+NEEDS_ATTENTION_PACE = 0.6
+LOW_CONFIDENCE = 0.4
+GREEN_GRADE = 0.7
+YELLOW_GRADE = 0.4
+
+
+def clamp01(x: float) -> float:
+    return 0.0 if x < 0.0 else 1.0 if x > 1.0 else x
+
+
+def attainment(
+    kind: KeyResultKind,
+    start: float,
+    target: float,
+    current: float,
+    direction: Direction | None = None,
+) -> float:
+    """Unclamped progress: over-achievement stays visible (> 1), regressions go below 0.
+
+    Numeric kinds move from start to target; the direction follows from start and target
+    (DECREASE is the same formula with start > target). Milestones and thresholds are 0 or 1.
+    """
+    if kind is KeyResultKind.BOOLEAN:
+        return 1.0 if current >= 1.0 else 0.0
+    if kind is KeyResultKind.THRESHOLD:
+        if direction is Direction.STAY_BELOW:
+            return 1.0 if current <= target else 0.0
+        return 1.0 if current >= target else 0.0
+    span = target - start
+    if span == 0:
+        return 1.0 if current == target else 0.0
+    # (current - start) / (target - start) covers both increasing and decreasing
+    # ((start - current) / (start - target) is the same quotient).
+    value = (current - start) / span
+    if not math.isfinite(value):  # overflow of huge-but-valid inputs
+        return math.copysign(1e15, value) if not math.isnan(value) else 0.0
+    return value
+
+
+def progress(
+    kind: KeyResultKind,
+    start: float,
+    target: float,
+    current: float,
+    direction: Direction | None = None,
+) -> float:
+    """Attainment clamped to [0, 1]."""
+    return clamp01(attainment(kind, start, target, current, direction))
+
+
+def task_progress(done_weight: float, total_weight: float) -> float:
+    """TASKS progress source: done weight / all non-cancelled weight (0 with no tasks)."""
+    if total_weight <= 0:
+        return 0.0
+    return clamp01(done_weight / total_weight)
+
+
+def weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
+    """Weighted mean of (value, weight) pairs with weight > 0; None when there is nothing."""
+    pairs_list = list(pairs)
+    total_w = 0.0
+    acc = 0.0
+    for value, weight in pairs_list:
+        if weight <= 0:
+            continue
+        total_w += weight
+        acc += value * weight
+    if total_w == 0:
+        return None
+    mean = acc / total_w
+    # Rounding may push the mean an ulp outside [min, max] of the inputs: pull it back.
+    values = [v for v, w in pairs_list if w > 0]
+    return min(max(mean, min(values)), max(values))
+
+
+def objective_progress(
+    key_results: Sequence[tuple[float, float]],
+    children: Sequence[tuple[float, float]],
+    driver: str,
+) -> float:
+    """Objective roll-up: KEY_RESULTS, ALIGNED_OBJECTIVES or BOTH, each a weighted mean."""
+    if driver == "KEY_RESULTS":
+        pairs = list(key_results)
+    elif driver == "ALIGNED_OBJECTIVES":
+        pairs = list(children)
+    else:
+        pairs = [*key_results, *children]
+    mean = weighted_mean(pairs)
+    return 0.0 if mean is None else clamp01(mean)
+
+
+def expected_progress(cycle_start: datetime, cycle_end: datetime, at: datetime) -> float:
+    """Elapsed fraction of the cycle at `at`, clamped to [0, 1]."""
+    total = (cycle_end - cycle_start).total_seconds()
+    if total <= 0:
+        return 1.0
+    return clamp01((at - cycle_start).total_seconds() / total)
+
+
+def status(progress_value: float, expected: float, confidence: float | None = None) -> Status:
+    """Perdoo-style status from progress against the calendar, lowered by low confidence."""
+    if progress_value >= 1.0:
+        return Status.ACCOMPLISHED
+    if expected <= 0:
+        result = Status.ON_TRACK
+    else:
+        pace = progress_value / expected
+        if pace >= ON_TRACK_PACE:
+            result = Status.ON_TRACK
+        elif pace >= NEEDS_ATTENTION_PACE:
+            result = Status.NEEDS_ATTENTION
+        else:
+            result = Status.OFF_TRACK
+    if result is Status.ON_TRACK and confidence is not None and confidence < LOW_CONFIDENCE:
+        result = Status.NEEDS_ATTENTION
+    return result
+
+
+def worst_status(statuses: Iterable[Status]) -> Status | None:
+    items = list(statuses)
+    if not items:
+        return None
+    return min(items, key=lambda s: STATUS_SEVERITY[s])
+
+
+def is_outdated(last_check_in: datetime | None, since: datetime, at: datetime, cadence_days: int) -> bool:
+    """No check-in within the cadence. `since` (the KR's activation) starts the clock."""
+    reference = last_check_in if last_check_in is not None else since
+    return (at - reference).total_seconds() > cadence_days * 86400
+
+
+def default_score(progress_value: float) -> float:
+    """Clamped progress rounded to 0.1 (half up, so 0.85 -> 0.9)."""
+    return math.floor(clamp01(progress_value) * 10 + 0.5 + 1e-9) / 10
+
+
+def grade(score: float) -> Grade:
+    if score >= GREEN_GRADE:
+        return Grade.GREEN
+    if score >= YELLOW_GRADE:
+        return Grade.YELLOW
+    return Grade.RED
+
+
+def task_priority(impact: Impact, kr_weight_share: float, kr_progress: float) -> float:
+    """impact weight x the KR's share of its objective's weight x (1 - KR progress)."""
+    return IMPACT_WEIGHT[impact] * kr_weight_share * (1.0 - clamp01(kr_progress))

@@ -1,0 +1,640 @@
+"""Objective with its key results (one consistency boundary: counts, weights, scoring).
+
+Public methods check every rule and compute what must not be replayed; the private
+`@event` methods only mutate, so replay never re-checks or re-computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import event
+from eventsourcing.persistence import Transcoding
+
+from okr.domain import formulas as f
+from okr.domain.base import (
+    MAX_TEXT,
+    MAX_UNIT,
+    OkrAggregate,
+    check_choice,
+    check_fraction,
+    check_number,
+    check_text,
+    check_title,
+    check_weight,
+)
+from okr.domain.errors import (
+    InvalidValueError,
+    KeyResultNotFoundError,
+    ObjectiveFinishedError,
+    ObjectiveNotActiveError,
+    ObjectiveNotDraftError,
+    PolicyViolation,
+    RuleViolation,
+    ScoreReasonRequiredError,
+    ValidationError,
+)
+from okr.domain.organization import MAX_KEY_RESULTS, MIN_KEY_RESULTS
+
+
+class ObjectiveState(StrEnum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+    ABANDONED = "ABANDONED"
+
+
+class ProgressDriver(StrEnum):
+    KEY_RESULTS = "KEY_RESULTS"
+    ALIGNED_OBJECTIVES = "ALIGNED_OBJECTIVES"
+    BOTH = "BOTH"
+
+
+class ProgressSource(StrEnum):
+    CHECK_INS = "CHECK_INS"
+    TASKS = "TASKS"
+
+
+DEFAULT_CADENCE_DAYS = 7
+MAX_CADENCE_DAYS = 366
+MAX_NOTE = 5_000
+MAX_LEARNINGS = 20_000
+
+
+@dataclass
+class KeyResult:
+    """An entity inside the objective. `tasks` maps linked task ids to [impact weight, done]."""
+
+    id: UUID
+    title: str
+    kind: str
+    direction: str
+    unit: str
+    start: float
+    target: float
+    current: float
+    weight: float
+    source: str
+    cadence_days: int
+    added_at: datetime
+    confidence: float | None = None
+    last_check_in_at: datetime | None = None
+    check_in_count: int = 0
+    score: float | None = None
+    score_reason: str | None = None
+    tasks: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def kind_enum(self) -> f.KeyResultKind:
+        return f.KeyResultKind(self.kind)
+
+    @property
+    def direction_enum(self) -> f.Direction:
+        return f.Direction(self.direction)
+
+    @property
+    def task_weights(self) -> tuple[float, float]:
+        done = sum(float(w) for w, is_done in self.tasks.values() if is_done)
+        total = sum(float(w) for w, _ in self.tasks.values())
+        return done, total
+
+    @property
+    def progress(self) -> float:
+        if self.source == ProgressSource.TASKS.value:
+            return f.task_progress(*self.task_weights)
+        return f.progress(self.kind_enum, self.start, self.target, self.current, self.direction_enum)
+
+    @property
+    def attainment(self) -> float:
+        if self.source == ProgressSource.TASKS.value:
+            return f.task_progress(*self.task_weights)
+        return f.attainment(self.kind_enum, self.start, self.target, self.current, self.direction_enum)
+
+    @property
+    def default_score(self) -> float:
+        return f.default_score(self.progress)
+
+
+class KeyResultAsDict(Transcoding):
+    """Snapshots store key results as plain JSON objects."""
+
+    type = KeyResult
+    name = "okr_key_result"
+
+    def encode(self, obj: KeyResult) -> dict[str, Any]:
+        return asdict(obj)
+
+    def decode(self, data: dict[str, Any]) -> KeyResult:
+        return KeyResult(**data)
+
+
+@dataclass(frozen=True)
+class KeyResultSpec:
+    """Validated key-result input (also what carry-over copies)."""
+
+    title: str
+    kind: str
+    direction: str
+    unit: str
+    start: float
+    target: float
+    weight: float
+    source: str
+    cadence_days: int
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        title: object,
+        kind: object,
+        start: object = 0.0,
+        target: object = 1.0,
+        unit: object = "",
+        weight: object = 1.0,
+        source: object = ProgressSource.CHECK_INS.value,
+        cadence_days: object = DEFAULT_CADENCE_DAYS,
+        direction: object = None,
+    ) -> KeyResultSpec:
+        title_s = check_title(title)
+        kind_s = check_choice(kind, f.KeyResultKind, "kind")
+        unit_s = check_text(unit, "unit", MAX_UNIT)
+        start_f = check_number(start, "start")
+        target_f = check_number(target, "target")
+        weight_f = check_weight(weight)
+        source_s = check_choice(source, ProgressSource, "source")
+        if isinstance(cadence_days, bool) or not isinstance(cadence_days, int):
+            raise ValidationError("cadenceDays must be an integer", field="cadenceDays")
+        if not 1 <= cadence_days <= MAX_CADENCE_DAYS:
+            raise ValidationError(f"cadenceDays must be 1-{MAX_CADENCE_DAYS}", field="cadenceDays")
+        kind_e = f.KeyResultKind(kind_s)
+        if kind_e in f.NUMERIC_KINDS:
+            if start_f == target_f:
+                raise InvalidValueError(
+                    "start and target must differ for a numeric key result", field="target"
+                )
+            derived = f.Direction.INCREASE if target_f > start_f else f.Direction.DECREASE
+            if direction is not None and check_choice(direction, f.Direction, "direction") != derived.value:
+                raise InvalidValueError(
+                    f"direction {getattr(direction, 'value', direction)} contradicts start {start_f}"
+                    f" and target {target_f}",
+                    field="direction",
+                )
+            direction_s = derived.value
+        elif kind_e is f.KeyResultKind.THRESHOLD:
+            direction_s = (
+                f.Direction.STAY_ABOVE.value
+                if direction is None
+                else check_choice(direction, f.Direction, "direction")
+            )
+            if direction_s not in (f.Direction.STAY_ABOVE.value, f.Direction.STAY_BELOW.value):
+                raise InvalidValueError(
+                    "a threshold key result stays above or below its target", field="direction"
+                )
+        else:  # BOOLEAN milestone
+            start_f, target_f = 0.0, 1.0
+            direction_s = f.Direction.INCREASE.value
+        if kind_e is f.KeyResultKind.PERCENTAGE and not unit_s:
+            unit_s = "%"
+        return cls(
+            title=title_s,
+            kind=kind_s,
+            direction=direction_s,
+            unit=unit_s,
+            start=start_f,
+            target=target_f,
+            weight=weight_f,
+            source=source_s,
+            cadence_days=cadence_days,
+        )
+
+
+class Objective(OkrAggregate):
+    """An objective per cycle, measured by its key results."""
+
+    # ---------------------------------------------------------------- creation
+    @classmethod
+    def draft(
+        cls,
+        *,
+        cycle_id: UUID,
+        team_id: UUID | None,
+        owner: str,
+        title: str,
+        description: str = "",
+        driver: str = ProgressDriver.KEY_RESULTS.value,
+        weight: float = 1.0,
+        carried_over_from: UUID | None = None,
+    ) -> Objective:
+        return cls(
+            cycle_id=cycle_id,
+            team_id=team_id,
+            owner=check_title(owner, "owner"),
+            title=check_title(title),
+            description=check_text(description, "description", MAX_TEXT),
+            driver=check_choice(driver, ProgressDriver, "driver"),
+            weight=check_weight(weight),
+            carried_over_from=carried_over_from,
+        )
+
+    @event("Drafted")
+    def __init__(
+        self,
+        cycle_id: UUID,
+        team_id: UUID | None,
+        owner: str,
+        title: str,
+        description: str,
+        driver: str,
+        weight: float,
+        carried_over_from: UUID | None,
+    ) -> None:
+        self.cycle_id = cycle_id
+        self.team_id = team_id
+        self.owner = owner
+        self.title = title
+        self.description = description
+        self.driver = driver
+        self.weight = weight
+        self.carried_over_from = carried_over_from
+        self.carried_over_to: UUID | None = None
+        self.parent_objective_id: UUID | None = None
+        self.parent_key_result_id: UUID | None = None
+        self.state = ObjectiveState.DRAFT.value
+        self.key_results: dict[str, KeyResult] = {}
+        self.activated_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.learnings = ""
+        self.closing_score: float | None = None
+        self.abandon_reason = ""
+
+    # ---------------------------------------------------------------- guards
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (ObjectiveState.CLOSED.value, ObjectiveState.ABANDONED.value)
+
+    def check_open(self) -> None:
+        if self.is_finished:
+            raise ObjectiveFinishedError(f"objective is {self.state} and accepts no changes")
+
+    def check_active(self) -> None:
+        if self.state != ObjectiveState.ACTIVE.value:
+            raise ObjectiveNotActiveError(f"objective is {self.state}, not ACTIVE")
+
+    def key_result(self, key_result_id: UUID) -> KeyResult:
+        try:
+            return self.key_results[str(key_result_id)]
+        except KeyError:
+            raise KeyResultNotFoundError(
+                f"key result {key_result_id} not found", field="keyResultId"
+            ) from None
+
+    # ---------------------------------------------------------------- derived figures
+    @property
+    def total_weight(self) -> float:
+        return sum(kr.weight for kr in self.key_results.values())
+
+    def weight_share(self, key_result_id: UUID) -> float:
+        total = self.total_weight
+        return self.key_result(key_result_id).weight / total if total else 0.0
+
+    @property
+    def progress(self) -> float:
+        """Key-result roll-up (aligned children live in the read side)."""
+        return f.objective_progress(
+            [(kr.progress, kr.weight) for kr in self.key_results.values()], [], "KEY_RESULTS"
+        )
+
+    @property
+    def score(self) -> float | None:
+        scored = [
+            (kr.score if kr.score is not None else kr.default_score, kr.weight)
+            for kr in self.key_results.values()
+        ]
+        return f.weighted_mean(scored)
+
+    # ---------------------------------------------------------------- revise / align
+    def revise(
+        self,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        owner: str | None = None,
+        team_id: UUID | None = None,
+        driver: str | None = None,
+        weight: float | None = None,
+    ) -> None:
+        self.check_open()
+        changes: dict[str, Any] = {}
+        if title is not None:
+            changes["title"] = check_title(title)
+        if description is not None:
+            changes["description"] = check_text(description, "description", MAX_TEXT)
+        if owner is not None:
+            changes["owner"] = check_title(owner, "owner")
+        if team_id is not None:
+            changes["team_id"] = team_id
+        if driver is not None:
+            changes["driver"] = check_choice(driver, ProgressDriver, "driver")
+        if weight is not None:
+            changes["weight"] = check_weight(weight)
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changes:
+            raise ValidationError("nothing to change")
+        self._revised(changes=changes)
+
+    @event("Revised")
+    def _revised(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+
+    def align(self, parent_objective_id: UUID | None, parent_key_result_id: UUID | None) -> None:
+        """Parents are checked by the application (same org, no cycle); this records it."""
+        self.check_open()
+        if (parent_objective_id, parent_key_result_id) == (
+            self.parent_objective_id,
+            self.parent_key_result_id,
+        ):
+            raise ValidationError("the objective is already aligned there", field="parentId")
+        self._aligned(parent_objective_id=parent_objective_id, parent_key_result_id=parent_key_result_id)
+
+    @event("Aligned")
+    def _aligned(self, parent_objective_id: UUID | None, parent_key_result_id: UUID | None) -> None:
+        self.parent_objective_id = parent_objective_id
+        self.parent_key_result_id = parent_key_result_id
+
+    # ---------------------------------------------------------------- lifecycle
+    def activate(self, *, strict_policies: bool) -> list[str]:
+        """DRAFT -> ACTIVE. Returns policy warnings (or raises them when the org is strict)."""
+        if self.state != ObjectiveState.DRAFT.value:
+            raise ObjectiveNotDraftError(f"objective is {self.state}, only DRAFT activates")
+        warnings = self.policy_warnings()
+        if warnings and strict_policies:
+            raise PolicyViolation("; ".join(warnings), field="keyResults")
+        if not self.key_results and self.driver == ProgressDriver.KEY_RESULTS.value:
+            raise RuleViolation("an objective driven by key results needs at least one", field="keyResults")
+        self._activated(policy_warnings=warnings)
+        return warnings
+
+    def policy_warnings(self) -> list[str]:
+        n = len(self.key_results)
+        if self.driver != ProgressDriver.ALIGNED_OBJECTIVES.value and not (
+            MIN_KEY_RESULTS <= n <= MAX_KEY_RESULTS
+        ):
+            return [
+                f"KEY_RESULT_COUNT: {n} key results; {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}"
+                " keep an objective focused"
+            ]
+        return []
+
+    @event("Activated")
+    def _activated(self, policy_warnings: list[str]) -> None:
+        self.state = ObjectiveState.ACTIVE.value
+        self.activated_at = self.modified_on
+        for kr in self.key_results.values():
+            kr.added_at = self.modified_on
+
+    def close(self, learnings: str = "") -> None:
+        """Scores every key result not scored yet with its default, then closes."""
+        self.check_active()
+        text = check_text(learnings, "learnings", MAX_LEARNINGS)
+        for kr in list(self.key_results.values()):
+            if kr.score is None:
+                self._key_result_scored(
+                    key_result_id=kr.id,
+                    score=kr.default_score,
+                    default_score=kr.default_score,
+                    reason="",
+                )
+        score = self.score
+        self._closed(
+            learnings=text,
+            score=score,
+            grade=None if score is None else f.grade(score).value,
+        )
+
+    @event("Closed")
+    def _closed(self, learnings: str, score: float | None, grade: str | None) -> None:
+        self.state = ObjectiveState.CLOSED.value
+        self.learnings = learnings
+        self.closing_score = score
+        self.closed_at = self.modified_on
+
+    def abandon(self, reason: str = "") -> None:
+        self.check_open()
+        self._abandoned(reason=check_text(reason, "reason", MAX_NOTE))
+
+    @event("Abandoned")
+    def _abandoned(self, reason: str) -> None:
+        self.state = ObjectiveState.ABANDONED.value
+        self.abandon_reason = reason
+
+    def mark_carried_over(self, target_objective_id: UUID, target_cycle_id: UUID) -> None:
+        if self.carried_over_to is not None:
+            raise RuleViolation(
+                f"objective was already carried over to {self.carried_over_to}", field="objectiveId"
+            )
+        if self.state not in (ObjectiveState.ACTIVE.value, ObjectiveState.CLOSED.value):
+            raise RuleViolation(
+                f"objective is {self.state}; only ACTIVE or CLOSED objectives carry over",
+                field="objectiveId",
+            )
+        self._carried_over(target_objective_id=target_objective_id, target_cycle_id=target_cycle_id)
+
+    @event("CarriedOver")
+    def _carried_over(self, target_objective_id: UUID, target_cycle_id: UUID) -> None:
+        self.carried_over_to = target_objective_id
+
+    def unfinished_key_results(self) -> list[KeyResult]:
+        return [kr for kr in self.key_results.values() if kr.progress < 1.0]
+
+    # ---------------------------------------------------------------- key results
+    def add_key_result(self, spec: KeyResultSpec, current: float | None = None) -> UUID:
+        self.check_open()
+        if len(self.key_results) >= 50:
+            raise RuleViolation("an objective holds at most 50 key results", field="keyResults")
+        kr_id = uuid4()
+        self._key_result_added(
+            key_result_id=kr_id,
+            title=spec.title,
+            kind=spec.kind,
+            direction=spec.direction,
+            unit=spec.unit,
+            start=spec.start,
+            target=spec.target,
+            current=spec.start if current is None else check_number(current, "current"),
+            weight=spec.weight,
+            source=spec.source,
+            cadence_days=spec.cadence_days,
+        )
+        return kr_id
+
+    @event("KeyResultAdded")
+    def _key_result_added(
+        self,
+        key_result_id: UUID,
+        title: str,
+        kind: str,
+        direction: str,
+        unit: str,
+        start: float,
+        target: float,
+        current: float,
+        weight: float,
+        source: str,
+        cadence_days: int,
+    ) -> None:
+        self.key_results[str(key_result_id)] = KeyResult(
+            id=key_result_id,
+            title=title,
+            kind=kind,
+            direction=direction,
+            unit=unit,
+            start=start,
+            target=target,
+            current=current,
+            weight=weight,
+            source=source,
+            cadence_days=cadence_days,
+            added_at=self.modified_on,
+        )
+
+    def revise_key_result(self, key_result_id: UUID, **changes: Any) -> None:
+        """Revises title, unit, start, target, weight, source, cadence (and kind/direction)."""
+        self.check_open()
+        kr = self.key_result(key_result_id)
+        merged = {
+            "title": kr.title,
+            "kind": kr.kind,
+            "start": kr.start,
+            "target": kr.target,
+            "unit": kr.unit,
+            "weight": kr.weight,
+            "source": kr.source,
+            "cadence_days": kr.cadence_days,
+            "direction": None if f.KeyResultKind(kr.kind) in f.NUMERIC_KINDS else kr.direction,
+        }
+        given = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(given) - set(merged)
+        if unknown:
+            raise ValidationError(f"unknown fields {sorted(unknown)}")
+        if "kind" in given and "direction" not in given:
+            merged["direction"] = None
+        merged.update(given)
+        spec = KeyResultSpec.build(**merged)
+        new = {
+            "title": spec.title,
+            "kind": spec.kind,
+            "direction": spec.direction,
+            "unit": spec.unit,
+            "start": spec.start,
+            "target": spec.target,
+            "weight": spec.weight,
+            "source": spec.source,
+            "cadence_days": spec.cadence_days,
+        }
+        diff = {k: v for k, v in new.items() if getattr(kr, k) != v}
+        if not diff:
+            raise ValidationError("nothing to change", field="keyResultId")
+        self._key_result_revised(key_result_id=key_result_id, changes=diff)
+
+    @event("KeyResultRevised")
+    def _key_result_revised(self, key_result_id: UUID, changes: dict[str, Any]) -> None:
+        kr = self.key_results[str(key_result_id)]
+        for key, value in changes.items():
+            setattr(kr, key, value)
+
+    def remove_key_result(self, key_result_id: UUID) -> None:
+        self.check_open()
+        self.key_result(key_result_id)
+        self._key_result_removed(key_result_id=key_result_id)
+
+    @event("KeyResultRemoved")
+    def _key_result_removed(self, key_result_id: UUID) -> None:
+        del self.key_results[str(key_result_id)]
+
+    def check_in(
+        self,
+        key_result_id: UUID,
+        value: object,
+        confidence: object = None,
+        note: object = "",
+        task_id: UUID | None = None,
+    ) -> None:
+        self.check_active()
+        kr = self.key_result(key_result_id)
+        number = check_number(value, "value")
+        if kr.kind == f.KeyResultKind.BOOLEAN.value and number not in (0.0, 1.0):
+            raise InvalidValueError("a milestone checks in 0 (not yet) or 1 (done)", field="value")
+        conf = None if confidence is None else check_fraction(confidence, "confidence")
+        self._checked_in(
+            key_result_id=key_result_id,
+            value_before=kr.current,
+            value=number,
+            confidence=conf,
+            note=check_text(note, "note", MAX_NOTE),
+            task_id=task_id,
+        )
+
+    @event("KeyResultCheckedIn")
+    def _checked_in(
+        self,
+        key_result_id: UUID,
+        value_before: float,
+        value: float,
+        confidence: float | None,
+        note: str,
+        task_id: UUID | None,
+    ) -> None:
+        kr = self.key_results[str(key_result_id)]
+        kr.current = value
+        if confidence is not None:
+            kr.confidence = confidence
+        kr.last_check_in_at = self.modified_on
+        kr.check_in_count += 1
+
+    def score_key_result(self, key_result_id: UUID, score: object, reason: object = "") -> None:
+        if self.state not in (ObjectiveState.ACTIVE.value, ObjectiveState.CLOSED.value):
+            raise ObjectiveNotActiveError(f"objective is {self.state}; score ACTIVE or CLOSED ones")
+        kr = self.key_result(key_result_id)
+        value = check_fraction(score, "score")
+        why = check_text(reason, "reason", MAX_NOTE).strip()
+        default = kr.default_score
+        if abs(value - default) > 1e-9 and not why:
+            raise ScoreReasonRequiredError(
+                f"score {value} differs from the computed {default}: give a reason", field="reason"
+            )
+        self._key_result_scored(key_result_id=key_result_id, score=value, default_score=default, reason=why)
+
+    @event("KeyResultScored")
+    def _key_result_scored(
+        self, key_result_id: UUID, score: float, default_score: float, reason: str
+    ) -> None:
+        kr = self.key_results[str(key_result_id)]
+        kr.score = score
+        kr.score_reason = reason or None
+        if self.state == ObjectiveState.CLOSED.value:
+            self.closing_score = self.score
+
+    # ---------------------------------------------------------------- linked tasks
+    def record_task(self, key_result_id: UUID, task_id: UUID, weight: float | None, done: bool) -> None:
+        """Keeps the KR's tally of linked tasks (weight None: the task left this KR)."""
+        kr = self.key_result(key_result_id)
+        current = kr.tasks.get(str(task_id))
+        if weight is None and current is None:
+            return
+        if current is not None and weight is not None and current == [weight, done]:
+            return
+        self._task_recorded(key_result_id=key_result_id, task_id=task_id, weight=weight, done=done)
+
+    @event("KeyResultTaskRecorded")
+    def _task_recorded(self, key_result_id: UUID, task_id: UUID, weight: float | None, done: bool) -> None:
+        kr = self.key_results[str(key_result_id)]
+        if weight is None:
+            kr.tasks.pop(str(task_id), None)
+        else:
+            kr.tasks[str(task_id)] = [weight, done]

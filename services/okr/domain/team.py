@@ -1,0 +1,58 @@
+"""Team: name, parent team, members with roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from okr.domain.base import OkrAggregate, check_choice, check_title
+from okr.domain.errors import DuplicateError, NotFoundError, ValidationError
+
+
+class TeamRole(StrEnum):
+    LEAD = "LEAD"
+    MEMBER = "MEMBER"
+
+
+class Team(OkrAggregate):
+    @classmethod
+    def create(cls, name: str, parent_team_id: UUID | None) -> Team:
+        return cls(name=check_title(name, "name"), parent_team_id=parent_team_id)
+
+    @event("Created")
+    def __init__(self, name: str, parent_team_id: UUID | None) -> None:
+        self.name = name
+        self.parent_team_id = parent_team_id
+        self.members: dict[str, str] = {}
+
+    def add_member(self, user_id: str, role: str) -> None:
+        user = check_title(user_id, "userId")
+        role = check_choice(role, TeamRole, "role")
+        if self.members.get(user) == role:
+            raise DuplicateError(f"{user} is already a {role} of this team", field="userId")
+        self._member_added(user_id=user, role=role)
+
+    @event("MemberAdded")
+    def _member_added(self, user_id: str, role: str) -> None:
+        self.members[user_id] = role
+
+    def remove_member(self, user_id: str) -> None:
+        if user_id not in self.members:
+            raise NotFoundError(f"{user_id} is not a member of this team", field="userId")
+        self._member_removed(user_id=user_id)
+
+    @event("MemberRemoved")
+    def _member_removed(self, user_id: str) -> None:
+        del self.members[user_id]
+
+    def rename(self, name: str) -> None:
+        name = check_title(name, "name")
+        if name == self.name:
+            raise ValidationError("the team already has that name", field="name")
+        self._renamed(name=name)
+
+    @event("Renamed")
+    def _renamed(self, name: str) -> None:
+        self.name = name
