@@ -1,0 +1,1 @@
+"""Read side: views, runners, replay and time travel, the NATS relay and the event contracts."""

@@ -1,0 +1,302 @@
+"""The read side's public query contract: result types and the `ReadModel` protocol.
+
+The API calls only this (no SQL outside services/projections/). Every figure that depends on
+"now" (expected progress, status, outdated, grade, warnings) is evaluated at read time for the
+instant `at` (None = now); `as_of` answers from the log up to that instant (time travel),
+never from the current tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
+
+MAX_PAGE = 100
+
+
+class ConsistencyTimeoutError(TimeoutError):
+    """The views did not reach the requested position in time."""
+
+    code = "CONSISTENCY_TIMEOUT"
+
+
+class InvalidCursorError(ValueError):
+    code = "INVALID_CURSOR"
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated list. Cursors are opaque strings."""
+
+    items: list[T]
+    cursors: list[str]
+    total_count: int
+    has_next_page: bool
+    has_previous_page: bool = False
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+@dataclass(frozen=True)
+class CycleView:
+    id: UUID
+    name: str
+    start: date
+    end: date
+    state: str  # PLANNED | ACTIVE | CLOSED
+    expected_progress: float  # at `at`
+
+
+@dataclass(frozen=True)
+class TeamView:
+    id: UUID
+    name: str
+    parent_team_id: UUID | None
+    members: dict[str, str]  # user id -> LEAD | MEMBER
+
+
+@dataclass(frozen=True)
+class KeyResultView:
+    id: UUID
+    objective_id: UUID
+    title: str
+    kind: str
+    direction: str
+    unit: str
+    start: float
+    target: float
+    current: float
+    weight: float
+    source: str  # CHECK_INS | TASKS
+    cadence_days: int
+    confidence: float | None
+    last_check_in_at: datetime | None
+    check_in_count: int
+    score: float | None  # explicit or closing score; None until scored
+    score_reason: str | None
+    progress: float  # clamped [0, 1]
+    attainment: float  # unclamped
+    expected_progress: float  # at `at`
+    status: str  # ACCOMPLISHED | ON_TRACK | NEEDS_ATTENTION | OFF_TRACK (at `at`)
+    outdated: bool  # no check-in within its cadence (at `at`), ACTIVE objectives only
+    grade: str | None  # of `score`
+    tasks_total: int  # linked, non-cancelled
+    tasks_done: int
+
+
+@dataclass(frozen=True)
+class ObjectiveView:
+    id: UUID
+    cycle_id: UUID
+    team_id: UUID | None
+    owner: str
+    title: str
+    description: str
+    driver: str
+    weight: float
+    state: str  # DRAFT | ACTIVE | CLOSED | ABANDONED
+    parent_objective_id: UUID | None
+    parent_key_result_id: UUID | None
+    carried_over_from: UUID | None
+    carried_over_to: UUID | None
+    learnings: str
+    key_results: list[KeyResultView]
+    progress: float  # roll-up per driver (key results and/or aligned children)
+    expected_progress: float
+    status: str | None  # worst KR status; None when it has nothing to measure
+    outdated: bool  # any KR outdated
+    confidence: float | None  # lowest latest KR confidence
+    score: float | None  # weighted mean of KR scores (defaults until closed)
+    grade: str | None
+    warnings: list[str]  # policy warnings (KR count, objectives per team)
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: UUID
+    title: str
+    description: str
+    impact: str
+    assignee: str | None
+    state: str  # TODO | IN_PROGRESS | DONE | CANCELLED
+    key_result_id: UUID | None
+    objective_id: UUID | None
+    cycle_id: UUID | None
+    team_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PrioritizedTask:
+    task: TaskView
+    priority: float  # impact weight x KR weight share x (1 - KR progress); 0 for unaligned
+    aligned: bool
+
+
+@dataclass(frozen=True)
+class CheckInView:
+    position: int
+    key_result_id: UUID
+    objective_id: UUID
+    value_before: float
+    value: float
+    confidence: float | None
+    note: str
+    author: str
+    at: datetime
+    task_id: UUID | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    position: int
+    at: datetime
+    aggregate_type: str
+    aggregate_id: UUID
+    version: int
+    event_type: str
+    actor: str
+    correlation_id: str
+    causation_id: str
+    payload: dict[str, Any]  # the event's own fields (values before and after where it has them)
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    objective: ObjectiveView
+    children: list[TreeNode] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    cycle_id: UUID
+    team_id: UUID | None
+    at: datetime
+    objectives_total: int
+    counts_by_status: dict[str, int]  # status -> number of ACTIVE objectives
+    counts_by_state: dict[str, int]  # DRAFT/ACTIVE/CLOSED/ABANDONED -> n
+    mean_progress: float  # over ACTIVE and CLOSED objectives
+    expected_progress: float
+    alignment_ratio: float  # aligned (linked) non-cancelled tasks / all non-cancelled tasks
+    objectives_aligned_ratio: float  # objectives with a parent / all objectives
+    outdated_key_results: list[KeyResultView]
+    policy_warnings: list[str]
+
+
+@dataclass(frozen=True)
+class ObjectiveFilter:
+    cycle_id: UUID | None = None
+    team_id: UUID | None = None
+    owner: str | None = None
+    states: tuple[str, ...] = ()
+    parent_objective_id: UUID | None = None
+    unaligned_only: bool = False  # no parent objective or key result
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    cycle_id: UUID | None = None
+    team_id: UUID | None = None
+    key_result_id: UUID | None = None
+    objective_id: UUID | None = None
+    assignee: str | None = None
+    states: tuple[str, ...] = ()
+    unaligned_only: bool = False
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    aggregate_id: UUID | None = None
+    aggregate_types: tuple[str, ...] = ()  # Cycle, Team, Objective, Task, Organization
+    actor: str | None = None
+    event_types: tuple[str, ...] = ()  # e.g. "Objective.KeyResultCheckedIn" or "KeyResultCheckedIn"
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ReadModel(Protocol):
+    """What the API may ask. Every call is scoped to `org`; other orgs' ids answer None/empty.
+
+    All calls are blocking (call them through asyncio.to_thread from async resolvers).
+    `first` is capped at MAX_PAGE; `after` is a cursor from a previous page.
+    """
+
+    def position(self) -> int:
+        """The lowest position that every view has processed."""
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> None:
+        """Blocks until every view has processed `position` (woken by the runners, not by
+        polling); raises ConsistencyTimeoutError when `timeout` expires."""
+
+    def cycles(self, org: str, at: datetime | None = None) -> list[CycleView]: ...
+
+    def cycle(self, org: str, cycle_id: UUID, at: datetime | None = None) -> CycleView | None: ...
+
+    def teams(self, org: str) -> list[TeamView]: ...
+
+    def teams_by_ids(self, org: str, ids: list[UUID]) -> list[TeamView | None]: ...
+
+    def objective(
+        self, org: str, objective_id: UUID, at: datetime | None = None, as_of: datetime | None = None
+    ) -> ObjectiveView | None: ...
+
+    def objectives_by_ids(
+        self, org: str, ids: list[UUID], at: datetime | None = None
+    ) -> list[ObjectiveView | None]:
+        """Batch load for DataLoaders (same order as `ids`)."""
+
+    def objectives(
+        self,
+        org: str,
+        filter: ObjectiveFilter,
+        first: int = 20,
+        after: str | None = None,
+        at: datetime | None = None,
+    ) -> Page[ObjectiveView]: ...
+
+    def key_result(
+        self, org: str, key_result_id: UUID, at: datetime | None = None, as_of: datetime | None = None
+    ) -> KeyResultView | None: ...
+
+    def tree(self, org: str, cycle_id: UUID, as_of: datetime | None = None) -> list[TreeNode]:
+        """Roots (no parent inside this cycle) with their aligned children, recursively."""
+
+    def dashboard(
+        self, org: str, cycle_id: UUID, team_id: UUID | None = None, as_of: datetime | None = None
+    ) -> Dashboard: ...
+
+    def tasks(
+        self, org: str, filter: TaskFilter, first: int = 20, after: str | None = None
+    ) -> Page[TaskView]: ...
+
+    def prioritized_tasks(
+        self, org: str, cycle_id: UUID | None, team_id: UUID | None, first: int = 20
+    ) -> list[PrioritizedTask]:
+        """Open tasks (TODO, IN_PROGRESS) by priority, descending; unaligned last."""
+
+    def check_ins(
+        self, org: str, key_result_id: UUID, first: int = 20, after: str | None = None
+    ) -> Page[CheckInView]:
+        """Newest first."""
+
+    def audit_log(
+        self, org: str, filter: AuditFilter, first: int = 20, after: str | None = None
+    ) -> Page[AuditEntry]:
+        """By position ascending (keyset on position)."""
+
+    def history(self, org: str, aggregate_id: UUID) -> list[AuditEntry]:
+        """Every event of one aggregate, oldest first, with values before and after."""
