@@ -1,0 +1,280 @@
+"""Entry points of the read side: the read model and the in-process runners.
+
+- `build_read_model(settings, app) -> SqlReadModel`: the `ReadModel` protocol over the view
+  tables in the event store's database (SQLite file or PostgreSQL schema). It creates missing
+  tables. Without local runners, `wait_for` is woken by the runners' NOTIFY (PostgreSQL) or polls
+  the positions table in 5 ms steps (SQLite, runners in another process).
+- `start_runners(settings, app, names=None, read_model=None) -> RunnerHandle`: starts one
+  background thread that keeps the named views (default all) up to date, woken in-process by
+  `app.add_commit_listener` and polling/LISTENing for other processes' writes. The handle owns
+  a read model wired to the runners (`handle.read_model`, or the one passed in), so its
+  `wait_for` is woken by the runner's commits. `handle.stop()` finishes the current batch
+  (positions are stored with it) and stops; it does not close a passed-in read model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from okr.application import OkrApplication
+from okr.domain.context import utc_now
+from okr.settings import Settings
+from projections._db import Database
+from projections.model import (
+    AuditEntry,
+    AuditFilter,
+    CheckInView,
+    ConsistencyTimeoutError,
+    CycleView,
+    Dashboard,
+    KeyResultView,
+    ObjectiveFilter,
+    ObjectiveView,
+    Page,
+    PrioritizedTask,
+    TaskFilter,
+    TaskView,
+    TeamView,
+    TreeNode,
+)
+from projections.queries import Queries
+from projections.runner import (
+    PositionSignal,
+    Projector,
+    Runner,
+    ensure_schema,
+    read_positions,
+    wait_pg_notify,
+)
+from projections.timetravel import queries_as_of
+from projections.views import VIEW_NAMES, make_views
+
+
+class SqlReadModel:
+    """The ReadModel protocol over the view tables (SQLite or PostgreSQL)."""
+
+    def __init__(self, settings: Settings, app: OkrApplication, db: Database | None = None) -> None:
+        self.settings = settings
+        self.app = app
+        self.db = db or Database(settings)
+        self.signal = PositionSignal()
+        self.local_runners = 0
+        self.local_views: set[str] = set()
+        self._listen_stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        ensure_schema(self.db, make_views())
+
+    def close(self) -> None:
+        self._listen_stop.set()
+        if self._listener is not None:
+            self._listener.join(5)
+        self.db.close()
+
+    # ------------------------------------------------------------------ consistency
+    def positions(self) -> dict[str, int]:
+        with self.db.read() as tx:
+            stored = read_positions(tx, list(VIEW_NAMES))
+        return {v: stored.get(v, (0, 0))[0] for v in VIEW_NAMES}
+
+    def position(self) -> int:
+        return min(self.positions().values())
+
+    def wait_for(self, position: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        if self.signal.position(VIEW_NAMES) >= position:
+            return
+        if self.position() >= position:
+            return
+        if self.local_runners == 0 and self.db.dialect == "postgres":
+            self._ensure_listener()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConsistencyTimeoutError(
+                    f"the views did not reach position {position} within {timeout:g}s"
+                    f" (they are at {self.position()})"
+                )
+            if self.local_runners:
+                step = min(remaining, 0.5 if self.local_views >= set(VIEW_NAMES) else 0.005)
+                if self.signal.wait(lambda: self.signal.position(VIEW_NAMES) >= position, step):
+                    return
+            else:
+                step = min(remaining, 0.5 if self.db.dialect == "postgres" else 0.005)
+                self.signal.wait(lambda: False, step)
+            if self.position() >= position:
+                return
+
+    def _ensure_listener(self) -> None:
+        if self._listener is None:
+            self._listener = threading.Thread(
+                target=wait_pg_notify, args=(self.db, self.signal, self._listen_stop), daemon=True
+            )
+            self._listener.start()
+            time.sleep(0.01)
+
+    # ------------------------------------------------------------------ queries
+    def _at(self, at: datetime | None) -> datetime:
+        return at if at is not None else utc_now()
+
+    def cycles(self, org: str, at: datetime | None = None) -> list[CycleView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self._at(at)).cycles()
+
+    def cycle(self, org: str, cycle_id: UUID, at: datetime | None = None) -> CycleView | None:
+        with self.db.read() as tx:
+            return Queries(tx, org, self._at(at)).cycle(cycle_id)
+
+    def teams(self, org: str) -> list[TeamView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).teams()
+
+    def teams_by_ids(self, org: str, ids: list[UUID]) -> list[TeamView | None]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).teams_by_ids(ids)
+
+    def objective(
+        self, org: str, objective_id: UUID, at: datetime | None = None, as_of: datetime | None = None
+    ) -> ObjectiveView | None:
+        if as_of is not None:
+            with queries_as_of(self.app, self.db, org, as_of) as q:
+                q.at = at or as_of
+                return q.objective_view(str(objective_id))
+        with self.db.read() as tx:
+            return Queries(tx, org, self._at(at)).objective_view(str(objective_id))
+
+    def objectives_by_ids(
+        self, org: str, ids: list[UUID], at: datetime | None = None
+    ) -> list[ObjectiveView | None]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self._at(at)).objectives_by_ids(ids)
+
+    def objectives(
+        self,
+        org: str,
+        filter: ObjectiveFilter,
+        first: int = 20,
+        after: str | None = None,
+        at: datetime | None = None,
+    ) -> Page[ObjectiveView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self._at(at)).objectives(filter, first, after)
+
+    def key_result(
+        self, org: str, key_result_id: UUID, at: datetime | None = None, as_of: datetime | None = None
+    ) -> KeyResultView | None:
+        if as_of is not None:
+            with queries_as_of(self.app, self.db, org, as_of) as q:
+                q.at = at or as_of
+                return q.key_result(key_result_id)
+        with self.db.read() as tx:
+            return Queries(tx, org, self._at(at)).key_result(key_result_id)
+
+    def tree(self, org: str, cycle_id: UUID, as_of: datetime | None = None) -> list[TreeNode]:
+        if as_of is not None:
+            with queries_as_of(self.app, self.db, org, as_of) as q:
+                return q.tree(cycle_id)
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).tree(cycle_id)
+
+    def dashboard(
+        self, org: str, cycle_id: UUID, team_id: UUID | None = None, as_of: datetime | None = None
+    ) -> Dashboard:
+        if as_of is not None:
+            with queries_as_of(self.app, self.db, org, as_of) as q:
+                return q.dashboard(cycle_id, team_id)
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).dashboard(cycle_id, team_id)
+
+    def tasks(
+        self, org: str, filter: TaskFilter, first: int = 20, after: str | None = None
+    ) -> Page[TaskView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).tasks(filter, first, after)
+
+    def prioritized_tasks(
+        self, org: str, cycle_id: UUID | None, team_id: UUID | None, first: int = 20
+    ) -> list[PrioritizedTask]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).prioritized_tasks(cycle_id, team_id, first)
+
+    def check_ins(
+        self, org: str, key_result_id: UUID, first: int = 20, after: str | None = None
+    ) -> Page[CheckInView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).check_ins(key_result_id, first, after)
+
+    def audit_log(
+        self,
+        org: str,
+        filter: AuditFilter,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Page[AuditEntry]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).audit_log(filter, first, after)
+
+    def history(self, org: str, aggregate_id: UUID) -> list[AuditEntry]:
+        with self.db.read() as tx:
+            return Queries(tx, org, utc_now()).history(aggregate_id)
+
+
+def build_read_model(settings: Settings, app: OkrApplication) -> SqlReadModel:
+    """The read model for `settings` (creates missing view tables)."""
+    return SqlReadModel(settings, app)
+
+
+@dataclass
+class RunnerHandle:
+    """Running projection threads; `stop()` finishes the current batch and stops cleanly."""
+
+    read_model: SqlReadModel
+    runners: list[Runner]
+    owns_read_model: bool = True
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def last_error(self) -> BaseException | None:
+        return next((r.last_error for r in self.runners if r.last_error is not None), None)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for runner in self.runners:
+            runner.stop(timeout)
+        self.read_model.local_runners -= len(self.runners)
+        if self.owns_read_model:
+            self.read_model.close()
+
+    def __enter__(self) -> RunnerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_runners(
+    settings: Settings,
+    app: OkrApplication,
+    names: list[str] | None = None,
+    read_model: SqlReadModel | None = None,
+    *,
+    poll_interval: float = 0.05,
+) -> RunnerHandle:
+    """Starts the runners of `names` (default every view) as one background thread."""
+    views = make_views(names)
+    owns = read_model is None
+    model = read_model or build_read_model(settings, app)
+    runner_db = Database(settings)
+    ensure_schema(runner_db, views)
+    projector = Projector(runner_db, app, views)
+    runner = Runner(projector, model.signal, poll_interval=poll_interval)
+    app.add_commit_listener(runner.notify)
+    model.local_runners += 1
+    model.local_views.update(v.name for v in views)
+    runner.start()
+    return RunnerHandle(read_model=model, runners=[runner], owns_read_model=owns)

@@ -1,0 +1,718 @@
+"""The four views (progress, check-ins, alignment, audit): tables and projection functions.
+
+A projection is a function `(event, position, rows) -> None` that turns one event into row
+changes through `Rows` — a write-back cache of one table inside one batch. Nothing here
+depends on "now": status, expected progress, outdated, grade and warnings are computed at read
+time (queries.py). Tables are named `proj_<table>` (live) or `proj_<table>__scratch` (rebuild).
+Times are stored as integer microseconds since the epoch (UTC), ids as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from projections._db import Tx
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+BASE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "org_id", "actor", "correlation_id", "causation_id"}
+)
+
+
+def to_micros(ts: datetime) -> int:
+    return (ts - EPOCH) // _MICRO
+
+
+def from_micros(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def sid(value: UUID | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def payload_of(event: Any) -> dict[str, Any]:
+    """The event's own fields (without the ids, version, time and audit fields)."""
+    return {k: v for k, v in event.__dict__.items() if k not in BASE_FIELDS}
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+
+
+# ---------------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, type)
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.columns)
+
+    def physical(self, scratch: bool = False) -> str:
+        return f"proj_{self.name}__scratch" if scratch else f"proj_{self.name}"
+
+    def create_sql(self, physical: str) -> str:
+        cols = ", ".join(f"{c} {t}" for c, t in self.columns)
+        return f"CREATE TABLE IF NOT EXISTS {physical} ({cols}, PRIMARY KEY ({', '.join(self.key)}))"
+
+    def index_sql(self, physical: str) -> list[str]:
+        """Index names follow the live table name (created after a swap on rebuilt tables)."""
+        live = self.physical()
+        return [
+            f"CREATE INDEX IF NOT EXISTS ix_{live}_{'_'.join(cols)} ON {physical} ({', '.join(cols)})"
+            for cols in self.indexes
+        ]
+
+
+TEXT, INT, REAL = "TEXT", "BIGINT", "DOUBLE PRECISION"
+
+CYCLES = Table(
+    "cycles",
+    (("id", TEXT), ("org", TEXT), ("name", TEXT), ("start_date", TEXT), ("end_date", TEXT), ("state", TEXT)),
+    ("id",),
+    (("org", "start_date"),),
+)
+TEAMS = Table(
+    "teams",
+    (("id", TEXT), ("org", TEXT), ("name", TEXT), ("parent_team_id", TEXT), ("members", TEXT)),
+    ("id",),
+    (("org", "name"),),
+)
+OBJECTIVES = Table(
+    "objectives",
+    (
+        ("id", TEXT),
+        ("org", TEXT),
+        ("cycle_id", TEXT),
+        ("team_id", TEXT),
+        ("owner", TEXT),
+        ("title", TEXT),
+        ("description", TEXT),
+        ("driver", TEXT),
+        ("weight", REAL),
+        ("state", TEXT),
+        ("parent_objective_id", TEXT),
+        ("parent_key_result_id", TEXT),
+        ("carried_over_from", TEXT),
+        ("carried_over_to", TEXT),
+        ("learnings", TEXT),
+        ("activated_at", INT),
+        ("created_at", INT),
+        ("updated_at", INT),
+        ("version", INT),
+        ("seq", INT),
+    ),
+    ("id",),
+    (("org", "seq"), ("org", "cycle_id", "seq"), ("parent_objective_id",), ("parent_key_result_id",)),
+)
+KEY_RESULTS = Table(
+    "key_results",
+    (
+        ("id", TEXT),
+        ("org", TEXT),
+        ("objective_id", TEXT),
+        ("title", TEXT),
+        ("kind", TEXT),
+        ("direction", TEXT),
+        ("unit", TEXT),
+        ("start_value", REAL),
+        ("target", REAL),
+        ("current_value", REAL),
+        ("weight", REAL),
+        ("source", TEXT),
+        ("cadence_days", INT),
+        ("added_at", INT),
+        ("confidence", REAL),
+        ("last_check_in_at", INT),
+        ("check_in_count", INT),
+        ("score", REAL),
+        ("score_reason", TEXT),
+        ("seq", INT),
+    ),
+    ("id",),
+    (("objective_id", "seq"),),
+)
+KR_TASKS = Table(
+    "kr_tasks",
+    (("key_result_id", TEXT), ("task_id", TEXT), ("weight", REAL), ("done", INT)),
+    ("key_result_id", "task_id"),
+)
+CHECK_INS = Table(
+    "check_ins",
+    (
+        ("position", INT),
+        ("org", TEXT),
+        ("key_result_id", TEXT),
+        ("objective_id", TEXT),
+        ("value_before", REAL),
+        ("value", REAL),
+        ("confidence", REAL),
+        ("note", TEXT),
+        ("author", TEXT),
+        ("at", INT),
+        ("task_id", TEXT),
+    ),
+    ("position",),
+    (("key_result_id", "position"),),
+)
+TASKS = Table(
+    "tasks",
+    (
+        ("id", TEXT),
+        ("org", TEXT),
+        ("title", TEXT),
+        ("description", TEXT),
+        ("impact", TEXT),
+        ("assignee", TEXT),
+        ("state", TEXT),
+        ("key_result_id", TEXT),
+        ("objective_id", TEXT),
+        ("cycle_id", TEXT),
+        ("team_id", TEXT),
+        ("created_at", INT),
+        ("updated_at", INT),
+        ("seq", INT),
+    ),
+    ("id",),
+    (("org", "seq"), ("org", "cycle_id", "seq"), ("key_result_id",)),
+)
+AUDIT = Table(
+    "audit",
+    (
+        ("position", INT),
+        ("org", TEXT),
+        ("at", INT),
+        ("aggregate_type", TEXT),
+        ("aggregate_id", TEXT),
+        ("version", INT),
+        ("event_type", TEXT),
+        ("event_name", TEXT),
+        ("actor", TEXT),
+        ("correlation_id", TEXT),
+        ("causation_id", TEXT),
+        ("payload", TEXT),
+    ),
+    ("position",),
+    (("org", "position"), ("aggregate_id", "version"), ("org", "actor", "position"), ("org", "at")),
+)
+
+POSITIONS_SQL = (
+    "CREATE TABLE IF NOT EXISTS proj_positions "
+    "(view TEXT PRIMARY KEY, position BIGINT NOT NULL, applied BIGINT NOT NULL)"
+)
+
+
+# ---------------------------------------------------------------------------------- batch rows
+
+
+class Rows:
+    """Write-back cache of one table within one batch: get/put/delete by key, append-only rows."""
+
+    __slots__ = ("_appends", "_cache", "_deleted", "_dirty", "_select", "physical", "table", "tx")
+
+    def __init__(self, tx: Tx, table: Table, physical: str) -> None:
+        self.tx = tx
+        self.table = table
+        self.physical = physical
+        self._cache: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+        self._dirty: set[tuple[Any, ...]] = set()
+        self._deleted: set[tuple[Any, ...]] = set()
+        self._appends: list[tuple[Any, ...]] = []
+        where = " AND ".join(f"{k} = ?" for k in table.key)
+        self._select = f"SELECT {', '.join(table.column_names)} FROM {physical} WHERE {where}"
+
+    def get(self, *key: Any) -> dict[str, Any] | None:
+        if key in self._cache:
+            return self._cache[key]
+        found = self.tx.fetchone(self._select, key)
+        row = None if found is None else dict(zip(self.table.column_names, found, strict=True))
+        self._cache[key] = row
+        return row
+
+    def put(self, row: dict[str, Any]) -> None:
+        key = tuple(row[k] for k in self.table.key)
+        self._cache[key] = row
+        self._dirty.add(key)
+        self._deleted.discard(key)
+
+    def delete(self, *key: Any) -> None:
+        self._cache[key] = None
+        self._dirty.discard(key)
+        self._deleted.add(key)
+
+    def append(self, values: tuple[Any, ...]) -> None:
+        """A new row (append-only tables: check-ins, audit)."""
+        self._appends.append(values)
+
+    def flush(self) -> None:
+        t = self.table
+        cols = t.column_names
+        if self._deleted:
+            where = " AND ".join(f"{k} = ?" for k in t.key)
+            self.tx.executemany(f"DELETE FROM {self.physical} WHERE {where}", sorted(self._deleted))
+        marks = ", ".join("?" for _ in cols)
+        if self._dirty:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in t.key)
+            sql = (
+                f"INSERT INTO {self.physical} ({', '.join(cols)}) VALUES ({marks}) "
+                f"ON CONFLICT ({', '.join(t.key)}) DO UPDATE SET {updates}"
+            )
+            rows = []
+            for key in self._dirty:
+                row = self._cache[key]
+                assert row is not None
+                rows.append(tuple(row[c] for c in cols))
+            self.tx.executemany(sql, rows)
+        if self._appends:
+            self.tx.executemany(
+                f"INSERT INTO {self.physical} ({', '.join(cols)}) VALUES ({marks})", self._appends
+            )
+        self._cache.clear()
+        self._dirty.clear()
+        self._deleted.clear()
+        self._appends.clear()
+
+
+Handler = Callable[[Any, int, dict[str, Rows]], None]
+
+
+@dataclass
+class View:
+    """A named view: its tables and one projection function per event type (qualname)."""
+
+    name: str
+    tables: tuple[Table, ...]
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    all_events: Handler | None = None  # audit: every (non-internal) event
+
+    def wants(self, qualname: str) -> bool:
+        return self.all_events is not None or qualname in self.handlers
+
+    def apply(self, event: Any, qualname: str, position: int, rows: dict[str, Rows]) -> None:
+        if self.all_events is not None:
+            self.all_events(event, position, rows)
+            return
+        handler = self.handlers.get(qualname)
+        if handler is not None:
+            handler(event, position, rows)
+
+
+# ---------------------------------------------------------------------------------- progress
+
+
+def _cycle_scheduled(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    r["cycles"].put(
+        {
+            "id": str(e.originator_id),
+            "org": e.org_id,
+            "name": e.name,
+            "start_date": e.start,
+            "end_date": e.end,
+            "state": "PLANNED",
+        }
+    )
+
+
+def _cycle_state(state: str) -> Handler:
+    def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
+        row = r["cycles"].get(str(e.originator_id))
+        if row is not None:
+            r["cycles"].put({**row, "state": state})
+
+    return handle
+
+
+def _team_created(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    r["teams"].put(
+        {
+            "id": str(e.originator_id),
+            "org": e.org_id,
+            "name": e.name,
+            "parent_team_id": sid(e.parent_team_id),
+            "members": "{}",
+        }
+    )
+
+
+def _team_change(change: Callable[[dict[str, Any], Any], None]) -> Handler:
+    def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
+        row = r["teams"].get(str(e.originator_id))
+        if row is not None:
+            row = dict(row)
+            change(row, e)
+            r["teams"].put(row)
+
+    return handle
+
+
+def _member_added(row: dict[str, Any], e: Any) -> None:
+    members = orjson.loads(row["members"])
+    members[e.user_id] = e.role
+    row["members"] = dumps(members)
+
+
+def _member_removed(row: dict[str, Any], e: Any) -> None:
+    members = orjson.loads(row["members"])
+    members.pop(e.user_id, None)
+    row["members"] = dumps(members)
+
+
+def _renamed(row: dict[str, Any], e: Any) -> None:
+    row["name"] = e.name
+
+
+def _objective_drafted(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    ts = to_micros(e.timestamp)
+    r["objectives"].put(
+        {
+            "id": str(e.originator_id),
+            "org": e.org_id,
+            "cycle_id": sid(e.cycle_id),
+            "team_id": sid(e.team_id),
+            "owner": e.owner,
+            "title": e.title,
+            "description": e.description,
+            "driver": e.driver,
+            "weight": float(e.weight),
+            "state": "DRAFT",
+            "parent_objective_id": None,
+            "parent_key_result_id": None,
+            "carried_over_from": sid(e.carried_over_from),
+            "carried_over_to": None,
+            "learnings": "",
+            "activated_at": None,
+            "created_at": ts,
+            "updated_at": ts,
+            "version": e.originator_version,
+            "seq": pos,
+        }
+    )
+
+
+_OBJECTIVE_FIELDS = {"title", "description", "owner", "team_id", "driver", "weight"}
+
+
+def _objective_event(change: Callable[[dict[str, Any], Any, dict[str, Rows], int], None] | None) -> Handler:
+    """Every objective event touches the objective row (updated_at, version)."""
+
+    def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
+        row = r["objectives"].get(str(e.originator_id))
+        if row is None:
+            return
+        row = dict(row)
+        row["updated_at"] = to_micros(e.timestamp)
+        row["version"] = e.originator_version
+        if change is not None:
+            change(row, e, r, pos)
+        r["objectives"].put(row)
+
+    return handle
+
+
+def _objective_revised(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    for key, value in e.changes.items():
+        if key in _OBJECTIVE_FIELDS:
+            row[key] = sid(value) if key == "team_id" else float(value) if key == "weight" else value
+
+
+def _aligned(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    row["parent_objective_id"] = sid(e.parent_objective_id)
+    row["parent_key_result_id"] = sid(e.parent_key_result_id)
+
+
+def _activated(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    row["state"] = "ACTIVE"
+    row["activated_at"] = to_micros(e.timestamp)
+
+
+def _closed(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    row["state"] = "CLOSED"
+    row["learnings"] = e.learnings
+
+
+def _abandoned(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    row["state"] = "ABANDONED"
+
+
+def _carried_over(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    row["carried_over_to"] = sid(e.target_objective_id)
+
+
+def _kr_added(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    r["key_results"].put(
+        {
+            "id": str(e.key_result_id),
+            "org": e.org_id,
+            "objective_id": str(e.originator_id),
+            "title": e.title,
+            "kind": e.kind,
+            "direction": e.direction,
+            "unit": e.unit,
+            "start_value": float(e.start),
+            "target": float(e.target),
+            "current_value": float(e.current),
+            "weight": float(e.weight),
+            "source": e.source,
+            "cadence_days": int(e.cadence_days),
+            "added_at": to_micros(e.timestamp),
+            "confidence": None,
+            "last_check_in_at": None,
+            "check_in_count": 0,
+            "score": None,
+            "score_reason": None,
+            "seq": pos,
+        }
+    )
+
+
+_KR_RENAMES = {"start": "start_value", "current": "current_value"}
+
+
+def _kr_change(change: Callable[[dict[str, Any], Any], None]) -> Callable[..., None]:
+    def apply(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+        kr = r["key_results"].get(str(e.key_result_id))
+        if kr is not None:
+            kr = dict(kr)
+            change(kr, e)
+            r["key_results"].put(kr)
+
+    return apply
+
+
+def _kr_revised(kr: dict[str, Any], e: Any) -> None:
+    for key, value in e.changes.items():
+        column = _KR_RENAMES.get(key, key)
+        if column in kr and column not in ("id", "org", "objective_id", "seq"):
+            kr[column] = value
+
+
+def _kr_checked_in(kr: dict[str, Any], e: Any) -> None:
+    kr["current_value"] = float(e.value)
+    if e.confidence is not None:
+        kr["confidence"] = float(e.confidence)
+    kr["last_check_in_at"] = to_micros(e.timestamp)
+    kr["check_in_count"] = kr["check_in_count"] + 1
+
+
+def _kr_scored(kr: dict[str, Any], e: Any) -> None:
+    kr["score"] = float(e.score)
+    kr["score_reason"] = e.reason or None
+
+
+def _kr_removed(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    r["key_results"].delete(str(e.key_result_id))
+
+
+def _kr_task_recorded(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    kr_id, task_id = str(e.key_result_id), str(e.task_id)
+    if e.weight is None:
+        r["kr_tasks"].delete(kr_id, task_id)
+    else:
+        r["kr_tasks"].put(
+            {"key_result_id": kr_id, "task_id": task_id, "weight": float(e.weight), "done": int(bool(e.done))}
+        )
+
+
+def progress_view() -> View:
+    o = _objective_event
+    return View(
+        "progress",
+        (CYCLES, TEAMS, OBJECTIVES, KEY_RESULTS, KR_TASKS),
+        {
+            "Cycle.Scheduled": _cycle_scheduled,
+            "Cycle.Started": _cycle_state("ACTIVE"),
+            "Cycle.Closed": _cycle_state("CLOSED"),
+            "Team.Created": _team_created,
+            "Team.MemberAdded": _team_change(_member_added),
+            "Team.MemberRemoved": _team_change(_member_removed),
+            "Team.Renamed": _team_change(_renamed),
+            "Objective.Drafted": _objective_drafted,
+            "Objective.Revised": o(_objective_revised),
+            "Objective.Aligned": o(_aligned),
+            "Objective.Activated": o(_activated),
+            "Objective.Closed": o(_closed),
+            "Objective.Abandoned": o(_abandoned),
+            "Objective.CarriedOver": o(_carried_over),
+            "Objective.KeyResultAdded": o(_kr_added),
+            "Objective.KeyResultRevised": o(_kr_change(_kr_revised)),
+            "Objective.KeyResultRemoved": o(_kr_removed),
+            "Objective.KeyResultCheckedIn": o(_kr_change(_kr_checked_in)),
+            "Objective.KeyResultScored": o(_kr_change(_kr_scored)),
+            "Objective.KeyResultTaskRecorded": o(_kr_task_recorded),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------- check-ins
+
+
+def _check_in_row(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    r["check_ins"].append(
+        (
+            pos,
+            e.org_id,
+            str(e.key_result_id),
+            str(e.originator_id),
+            float(e.value_before),
+            float(e.value),
+            None if e.confidence is None else float(e.confidence),
+            e.note,
+            e.actor,
+            to_micros(e.timestamp),
+            sid(e.task_id),
+        )
+    )
+
+
+def check_ins_view() -> View:
+    return View("checkins", (CHECK_INS,), {"Objective.KeyResultCheckedIn": _check_in_row})
+
+
+# ---------------------------------------------------------------------------------- alignment
+
+
+def _task_created(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    ts = to_micros(e.timestamp)
+    r["tasks"].put(
+        {
+            "id": str(e.originator_id),
+            "org": e.org_id,
+            "title": e.title,
+            "description": e.description,
+            "impact": e.impact,
+            "assignee": e.assignee,
+            "state": "TODO",
+            "key_result_id": sid(e.key_result_id),
+            "objective_id": sid(e.objective_id),
+            "cycle_id": sid(e.cycle_id),
+            "team_id": sid(e.team_id),
+            "created_at": ts,
+            "updated_at": ts,
+            "seq": pos,
+        }
+    )
+
+
+def _task_event(change: Callable[[dict[str, Any], Any], None]) -> Handler:
+    def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
+        row = r["tasks"].get(str(e.originator_id))
+        if row is None:
+            return
+        row = dict(row)
+        row["updated_at"] = to_micros(e.timestamp)
+        change(row, e)
+        r["tasks"].put(row)
+
+    return handle
+
+
+def _task_linked(row: dict[str, Any], e: Any) -> None:
+    row["key_result_id"] = sid(e.key_result_id)
+    row["objective_id"] = sid(e.objective_id)
+    row["cycle_id"] = sid(e.cycle_id)
+
+
+def _task_unlinked(row: dict[str, Any], e: Any) -> None:
+    row["key_result_id"] = None
+    row["objective_id"] = None
+
+
+def _task_assigned(row: dict[str, Any], e: Any) -> None:
+    row["assignee"] = e.assignee
+
+
+def _task_revised(row: dict[str, Any], e: Any) -> None:
+    for key in ("title", "description", "impact"):
+        if key in e.changes:
+            row[key] = e.changes[key]
+
+
+def _task_state(state: str) -> Callable[[dict[str, Any], Any], None]:
+    def change(row: dict[str, Any], e: Any) -> None:
+        row["state"] = state
+
+    return change
+
+
+def alignment_view() -> View:
+    t = _task_event
+    return View(
+        "alignment",
+        (TASKS,),
+        {
+            "Task.Created": _task_created,
+            "Task.Linked": t(_task_linked),
+            "Task.Unlinked": t(_task_unlinked),
+            "Task.Assigned": t(_task_assigned),
+            "Task.Revised": t(_task_revised),
+            "Task.Started": t(_task_state("IN_PROGRESS")),
+            "Task.Completed": t(_task_state("DONE")),
+            "Task.Reopened": t(_task_state("TODO")),
+            "Task.Cancelled": t(_task_state("CANCELLED")),
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------- audit
+
+
+def _audit_row(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    qualname = type(e).__qualname__
+    aggregate_type, _, event_name = qualname.rpartition(".")
+    r["audit"].append(
+        (
+            pos,
+            e.org_id,
+            to_micros(e.timestamp),
+            aggregate_type,
+            str(e.originator_id),
+            e.originator_version,
+            qualname,
+            event_name,
+            e.actor,
+            e.correlation_id,
+            e.causation_id,
+            dumps(payload_of(e)),
+        )
+    )
+
+
+def audit_view() -> View:
+    return View("audit", (AUDIT,), all_events=_audit_row)
+
+
+VIEW_NAMES = ("progress", "checkins", "alignment", "audit")
+
+
+def make_views(names: Iterable[str] | None = None) -> list[View]:
+    """Views by name (all by default); unknown names raise ValueError."""
+    factories = {
+        "progress": progress_view,
+        "checkins": check_ins_view,
+        "alignment": alignment_view,
+        "audit": audit_view,
+    }
+    wanted = list(VIEW_NAMES) if not names else list(dict.fromkeys(names))
+    unknown = [n for n in wanted if n not in factories]
+    if unknown:
+        msg = f"unknown view(s) {', '.join(unknown)}; choose from {', '.join(VIEW_NAMES)}"
+        raise ValueError(msg)
+    return [factories[n]() for n in wanted]
+
+
+def all_tables(views: Sequence[View]) -> list[Table]:
+    return [t for v in views for t in v.tables]
