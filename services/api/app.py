@@ -1,0 +1,252 @@
+"""The FastAPI app: `create_app(settings)`; the write side, read model, event feed, projection
+runners and (with a NATS URL) the relay are built in the lifespan, never at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
+
+from api.auth import AuthenticationError, Principal, bearer_token, decode_token, resolve_keys
+from api.context import CONSISTENCY_HEADER, Context, Services
+from api.feed import EventFeed
+from api.middleware import BodySizeLimit
+from api.schema import build_schema
+from okr.settings import Settings
+from okr.wiring import build_application
+
+log = logging.getLogger(__name__)
+
+
+def _unauthorized(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="okr"'},
+    )
+
+
+class OkrGraphQLRouter(GraphQLRouter[Context, None]):
+    """Refuses unauthenticated HTTP operations with 401; WebSockets authenticate on connect."""
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if request.scope["type"] == "http" and isinstance(context, Context) and not context.authenticated:
+            adapter = self.request_adapter_class(request)
+            if not self.should_render_graphql_ide(adapter):
+                return _unauthorized(context.auth_error or "authentication required")
+        return await super().run(request, context=context, root_value=root_value)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        if context.authenticated:
+            return await super().on_ws_connect(context)
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        value = params.get("Authorization") or params.get("authorization")
+        token = params.get("token")
+        if not value and isinstance(token, str):
+            value = f"Bearer {token}"
+        try:
+            context.authenticate(value if isinstance(value, str) else None)
+        except AuthenticationError:
+            raise ConnectionRejectionError from None
+        return await super().on_ws_connect(context)
+
+
+def _context_getter(services_of: Callable[[], Services]) -> Callable[..., Any]:
+    async def get_context(connection: HTTPConnection) -> Context:
+        services = services_of()
+        principal: Principal | None = None
+        error: str | None = None
+        header = connection.headers.get("authorization")
+        if header or connection.scope["type"] == "http":
+            try:
+                principal = decode_token(bearer_token(header), services.keys)
+            except AuthenticationError as exc:
+                error = str(exc)
+        context = Context(services, principal, error)
+        raw = connection.headers.get(CONSISTENCY_HEADER)
+        if raw:
+            with contextlib.suppress(ValueError):
+                context.header_position = max(0, int(raw))
+        return context
+
+    return get_context
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def create_app(
+    settings: Settings,
+    *,
+    run_projections: bool = True,
+    run_relay: bool | None = None,
+) -> FastAPI:
+    """The ASGI app. `run_projections`: run the view runners in this process (the embedded
+    default); `run_relay`: run the NATS relay here (default: when settings.nats_url is set)."""
+    holder: dict[str, Services] = {}
+
+    def services() -> Services:
+        try:
+            return holder["services"]
+        except KeyError:
+            raise RuntimeError("the app's lifespan has not started") from None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        keys = resolve_keys(settings)
+        app = await asyncio.to_thread(build_application, settings)
+        runtime = importlib.import_module("projections.runtime")
+        read_model = await asyncio.to_thread(runtime.build_read_model, settings, app)
+        stoppers: list[Callable[[], Any]] = []
+        runners = None
+        if run_projections:
+            runners = await asyncio.to_thread(
+                lambda: runtime.start_runners(settings, app, read_model=read_model)
+            )
+            stoppers.append(runners.stop)
+        relay = None
+        if (run_relay if run_relay is not None else bool(settings.nats_url)) and settings.nats_url:
+            relay_module = _optional("projections.relay")
+            if relay_module is not None and hasattr(relay_module, "RelayService"):
+                relay = relay_module.RelayService(settings, app)
+                relay.start()
+                stoppers.append(relay.stop)
+            else:
+                log.warning("OKR_NATS_URL is set but projections.relay is not available: no relay")
+        feed = EventFeed(app)
+        await feed.start()
+        holder["services"] = Services(
+            settings=settings,
+            app=app,
+            read_model=read_model,
+            keys=keys,
+            feed=feed,
+            extras={"runners": runners, "relay": relay},
+        )
+        try:
+            yield
+        finally:
+            await feed.stop()
+            for stop in reversed(stoppers):
+                try:
+                    await asyncio.to_thread(stop)
+                except Exception:
+                    log.exception("stopping a background service failed")
+            holder.pop("services", None)
+            close = getattr(read_model, "close", None)
+            if callable(close):
+                await asyncio.to_thread(close)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(app.close)
+
+    development = settings.environment == "development"
+    fastapi_app = FastAPI(
+        title="okr-service",
+        lifespan=lifespan,
+        docs_url="/docs" if development else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if development else None,
+    )
+    router = OkrGraphQLRouter(
+        build_schema(settings),
+        graphql_ide="graphiql" if development else None,
+        context_getter=_context_getter(services),
+        allowed_origins=settings.cors_origins,
+        allow_queries_via_get=False,
+    )
+    fastapi_app.include_router(router, prefix="/graphql")
+    if settings.cors_origins:
+        fastapi_app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Consistent-With"],
+            max_age=600,
+        )
+    fastapi_app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+
+    @fastapi_app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @fastapi_app.get("/readyz")
+    async def readyz() -> Response:
+        """Ready: the database answers, the views run, NATS answers (when configured)."""
+        checks: dict[str, Any] = {}
+        ok = True
+        svc = holder.get("services")
+        if svc is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            head = await asyncio.to_thread(svc.app.max_position)
+            checks["database"] = {"ok": True, "position": head}
+        except Exception as exc:
+            ok = False
+            checks["database"] = {"ok": False, "error": type(exc).__name__}
+            head = None
+        try:
+            views = await asyncio.to_thread(svc.read_model.position)
+            runners = svc.extras.get("runners")
+            alive = _alive(runners)
+            checks["views"] = {
+                "ok": alive,
+                "position": views,
+                "lag": None if head is None else max(0, head - views),
+                "inProcess": runners is not None,
+                **({} if alive else {"error": type(getattr(runners, "last_error", None)).__name__}),
+            }
+            ok = ok and alive
+        except Exception as exc:
+            ok = False
+            checks["views"] = {"ok": False, "error": type(exc).__name__}
+        if settings.nats_url:
+            reachable = await asyncio.to_thread(_tcp_reachable, settings.nats_url)
+            relay = svc.extras.get("relay")
+            entry: dict[str, Any] = {"ok": reachable}
+            if relay is not None and hasattr(relay, "lag"):
+                with contextlib.suppress(Exception):
+                    lag = relay.lag()
+                    entry.update(relayConnected=lag.connected, relayLag=lag.positions)
+            checks["nats"] = entry
+            ok = ok and reachable
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    return fastapi_app
+
+
+def _alive(runners: Any) -> bool:
+    """In-process runners are healthy while they have no error; out of process we only see lag."""
+    if runners is None:
+        return True
+    return getattr(runners, "last_error", None) is None
+
+
+def _tcp_reachable(url: str, timeout: float = 1.0) -> bool:
+    parts = urlsplit(url.split(",")[0])
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,150 @@
+"""Per-process services and the per-request context (principal, DataLoaders, consistency)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
+
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from api.auth import AuthenticationError, JwtKeys, Principal, bearer_token, decode_token
+from api.errors import ApiError, BadInputError
+from okr.application import OkrApplication
+from okr.domain import RequestContext, request_context
+from okr.settings import Settings
+from projections.model import CycleView, ObjectiveView, ReadModel, TeamView
+
+if TYPE_CHECKING:
+    from api.feed import EventFeed
+
+T = TypeVar("T")
+
+CONSISTENCY_HEADER = "x-consistent-with"
+MAX_CONSISTENCY_WAIT_S = 10.0
+
+
+@dataclass
+class Services:
+    """Everything a request may use; built once in the app's lifespan."""
+
+    settings: Settings
+    app: OkrApplication
+    read_model: ReadModel
+    keys: JwtKeys
+    feed: EventFeed
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_uuid(value: str, field_name: str) -> UUID:
+    """Malformed ids are a typed BAD_USER_INPUT error, never a 500."""
+    try:
+        return UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise BadInputError(f"{field_name} {str(value)[:80]!r} is not a valid id", field=field_name) from None
+
+
+def _in_context(ctx: RequestContext, fn: Callable[[], T]) -> T:
+    with request_context(ctx):
+        return fn()
+
+
+class Context(BaseContext):
+    """The strawberry context of one request (or one WebSocket connection)."""
+
+    def __init__(self, services: Services, principal: Principal | None, auth_error: str | None) -> None:
+        super().__init__()
+        self.services = services
+        self._principal = principal
+        self.auth_error = auth_error
+        self.header_position: int | None = None
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            raise ApiError(self.auth_error or "authentication required", code="UNAUTHENTICATED")
+        return self._principal
+
+    @property
+    def authenticated(self) -> bool:
+        return self._principal is not None
+
+    def authenticate(self, authorization: str | None) -> None:
+        """For WebSockets: the token may come in the connection_init payload."""
+        try:
+            self._principal = decode_token(bearer_token(authorization), self.services.keys)
+            self.auth_error = None
+        except AuthenticationError as exc:
+            self.auth_error = str(exc)
+            raise
+
+    @property
+    def org(self) -> str:
+        return self.principal.org
+
+    # ------------------------------------------------------------------ calls
+    @property
+    def app(self) -> OkrApplication:
+        return self.services.app
+
+    @property
+    def read_model(self) -> ReadModel:
+        return self.services.read_model
+
+    async def write(self, fn: Callable[[], T]) -> T:
+        """Runs a command in a worker thread under the caller's request context."""
+        return await asyncio.to_thread(_in_context, self.principal.request_context(), fn)
+
+    async def read(self, fn: Callable[[], T]) -> T:
+        """Runs a blocking read-model call in a worker thread."""
+        return await asyncio.to_thread(fn)
+
+    async def consistent(self, position: int | None) -> None:
+        """Waits until the views reached max(position, X-Consistent-With) (read-your-writes)."""
+        wanted = max(position or 0, self.header_position or 0)
+        if wanted <= 0:
+            return
+        if wanted > 2**62:
+            raise BadInputError("consistentWith is out of range", field="consistentWith")
+        await asyncio.to_thread(self.read_model.wait_for, wanted, MAX_CONSISTENCY_WAIT_S)
+
+    # ------------------------------------------------------------------ loaders (per request)
+    def _loader(self, name: str, load: Callable[[list[Any]], Any]) -> DataLoader[Any, Any]:
+        loader = self._loaders.get(name)
+        if loader is None:
+            loader = DataLoader(load_fn=load)
+            self._loaders[name] = loader
+        return loader
+
+    @property
+    def objectives(self) -> DataLoader[UUID, ObjectiveView | None]:
+        org = self.org
+
+        async def load(ids: list[UUID]) -> list[ObjectiveView | None]:
+            return await self.read(lambda: self.read_model.objectives_by_ids(org, list(ids)))
+
+        return self._loader("objectives", load)
+
+    @property
+    def teams(self) -> DataLoader[UUID, TeamView | None]:
+        org = self.org
+
+        async def load(ids: list[UUID]) -> list[TeamView | None]:
+            return await self.read(lambda: self.read_model.teams_by_ids(org, list(ids)))
+
+        return self._loader("teams", load)
+
+    @property
+    def cycles(self) -> DataLoader[UUID, CycleView | None]:
+        org = self.org
+
+        async def load(ids: list[UUID]) -> list[CycleView | None]:
+            found = {c.id: c for c in await self.read(lambda: self.read_model.cycles(org))}
+            return [found.get(i) for i in ids]
+
+        return self._loader("cycles", load)

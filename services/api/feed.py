@@ -1,0 +1,234 @@
+"""The live event feed behind GraphQL subscriptions: one tail of the log per process.
+
+The tail is woken in-process by `app.add_commit_listener` (writes of this process appear within
+milliseconds) and polls every `poll_interval` while anyone listens (writes of other processes,
+e.g. other API replicas on PostgreSQL). Recent events sit in a bounded buffer shared by every
+subscriber; a subscriber that is behind (or asks to resume from an older position) reads the
+log itself, in batches, so a slow client never grows an unbounded queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from okr.application import OkrApplication
+from okr.domain import INTERNAL_TOPIC_PREFIX
+
+log = logging.getLogger(__name__)
+
+STANDARD_FIELDS = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "org_id",
+    "actor",
+    "correlation_id",
+    "causation_id",
+    "originator_topic",
+}
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    position: int
+    org_id: str
+    aggregate_type: str
+    aggregate_id: UUID
+    version: int
+    event_type: str  # e.g. "KeyResultCheckedIn"
+    at: datetime
+    actor: str
+    correlation_id: str
+    causation_id: str
+    payload: dict[str, Any]
+
+    @property
+    def qualified_type(self) -> str:
+        return f"{self.aggregate_type}.{self.event_type}"
+
+
+def to_json(value: Any) -> Any:
+    """Event payload values as JSON-able data."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (UUID, Decimal)):
+        return str(value) if isinstance(value, UUID) else float(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return to_json(value.value)
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_json(asdict(value))
+    if hasattr(value, "__dict__"):
+        return {k: to_json(v) for k, v in vars(value).items() if not k.startswith("_")}
+    return str(value)
+
+
+def decode(app: OkrApplication, start: int, limit: int) -> tuple[list[FeedEvent], int]:
+    """Reads up to `limit` notifications from `start`; returns (events, last position read)."""
+    notifications = app.recorder.select_notifications(start=start, limit=limit)
+    events: list[FeedEvent] = []
+    last = start - 1
+    for n in notifications:
+        last = n.id
+        if n.topic.startswith(INTERNAL_TOPIC_PREFIX):
+            continue
+        event = app.mapper.to_domain_event(n)
+        qualname = n.topic.split(":", 1)[-1]
+        aggregate_type, _, event_type = qualname.rpartition(".")
+        state = {k: v for k, v in vars(event).items() if k not in STANDARD_FIELDS}
+        events.append(
+            FeedEvent(
+                position=n.id,
+                org_id=str(getattr(event, "org_id", "")),
+                aggregate_type=aggregate_type.rsplit(".", 1)[-1],
+                aggregate_id=n.originator_id
+                if isinstance(n.originator_id, UUID)
+                else UUID(str(n.originator_id)),
+                version=n.originator_version,
+                event_type=event_type,
+                at=getattr(event, "timestamp"),  # noqa: B009 - not on the protocol type
+                actor=str(getattr(event, "actor", "")),
+                correlation_id=str(getattr(event, "correlation_id", "")),
+                causation_id=str(getattr(event, "causation_id", "")),
+                payload=to_json(state),
+            )
+        )
+    return events, last
+
+
+class EventFeed:
+    """Shared tail of the log; `subscribe()` yields one org's events in log order."""
+
+    def __init__(
+        self,
+        app: OkrApplication,
+        *,
+        poll_interval: float = 0.25,
+        buffer_size: int = 2_000,
+        batch: int = 500,
+    ) -> None:
+        self.app = app
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self._buffer: deque[FeedEvent] = deque(maxlen=buffer_size)
+        self._floor = 0  # the buffer holds every event with floor < position <= head
+        self._head = 0
+        self._subscribers = 0
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._head = self._floor = await asyncio.to_thread(self.app.max_position)
+        self.app.add_commit_listener(self._on_commit)
+        self._task = asyncio.create_task(self._tail(), name="okr-event-feed")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._changed.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_commit(self, position: int) -> None:
+        """Called from writer threads."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._wake.set)
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    # ------------------------------------------------------------------ tail
+    async def _tail(self) -> None:
+        while not self._stopping:
+            timeout = self.poll_interval if self._subscribers else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            if self._stopping:
+                return
+            if not self._subscribers:
+                # nobody listens: skip decoding, just move the window forward
+                self._head = self._floor = await asyncio.to_thread(self.app.max_position)
+                self._buffer.clear()
+                continue
+            try:
+                await self._read_new()
+            except Exception:  # keep the feed alive; the next wake retries
+                log.exception("event feed: reading the log failed")
+                await asyncio.sleep(self.poll_interval)
+
+    async def _read_new(self) -> None:
+        while True:
+            start = self._head + 1
+            events, last = await asyncio.to_thread(decode, self.app, start, self.batch)
+            if last < start:
+                return
+            for event in events:
+                if len(self._buffer) == self._buffer.maxlen:
+                    self._floor = self._buffer[0].position
+                self._buffer.append(event)
+            self._head = last
+            changed, self._changed = self._changed, asyncio.Event()
+            changed.set()
+            if last - start + 1 < self.batch:
+                return
+
+    # ------------------------------------------------------------------ subscribers
+    async def subscribe(
+        self,
+        org: str,
+        after: int | None = None,
+        accept: Callable[[FeedEvent], bool] | None = None,
+    ) -> AsyncIterator[FeedEvent]:
+        """This org's events after `after` (default: from now on), in log order, forever."""
+        self._subscribers += 1
+        try:
+            if after is None:
+                if self._subscribers == 1:  # the tail was idle: catch its window up first
+                    self._head = self._floor = await asyncio.to_thread(self.app.max_position)
+                    self._buffer.clear()
+                cursor = self._head
+            else:
+                cursor = max(0, after)
+            self._wake.set()
+            while not self._stopping:
+                changed = self._changed
+                if cursor >= self._floor:
+                    events = [e for e in self._buffer if e.position > cursor]
+                    next_cursor = max(cursor, self._head)
+                else:  # behind the buffer: read the log directly
+                    events, last = await asyncio.to_thread(decode, self.app, cursor + 1, self.batch)
+                    next_cursor = max(cursor, last)
+                for event in events:
+                    if event.org_id == org and (accept is None or accept(event)):
+                        yield event
+                if next_cursor == cursor and not events:
+                    await changed.wait()
+                cursor = next_cursor
+        finally:
+            self._subscribers -= 1

@@ -1,0 +1,336 @@
+"""Queries: every one scoped to the token's org; ids of other orgs answer null (not found).
+
+`consistentWith: position` (or the `X-Consistent-With` header) waits until the views have
+processed that log position (read-your-writes); `asOf` answers from the log up to that instant.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import strawberry
+
+from api import _doc as doc
+from api.context import Context, parse_uuid
+from api.errors import BadInputError
+from api.types import (
+    AuditEntry,
+    CheckIn,
+    Connection,
+    Cycle,
+    Dashboard,
+    Me,
+    Objective,
+    ObjectiveState,
+    PrioritizedTask,
+    Role,
+    TaskState,
+    Team,
+    TreeNode,
+    check_first,
+    connection_from_page,
+)
+from api.types import KeyResult as KeyResultType
+from api.types import Task as TaskType
+from projections import model as m
+
+Info = strawberry.Info[Context, None]
+CONSISTENT_DOC = "Wait until the views have processed this log position (a mutation's `position`)."
+AS_OF_DOC = "Answer from the log as it was at this instant (time travel)."
+MAX_FILTER_VALUES = 50
+
+
+ConsistentWith = Annotated[int | None, strawberry.argument(description=CONSISTENT_DOC)]
+AsOf = Annotated[datetime | None, strawberry.argument(description=AS_OF_DOC)]
+
+
+def _uuid(value: strawberry.ID | None, name: str) -> UUID | None:
+    return None if value is None else parse_uuid(value, name)
+
+
+def _bounded(values: list[str] | None, name: str) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if len(values) > MAX_FILTER_VALUES:
+        raise BadInputError(f"{name} takes at most {MAX_FILTER_VALUES} values", field=name)
+    return tuple(values)
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise BadInputError(f"{name} needs a time zone (e.g. 2026-03-01T00:00:00Z)", field=name)
+    return value
+
+
+@strawberry.input
+class ObjectiveFilter:
+    cycle_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+    owner: str | None = None
+    states: list[ObjectiveState] | None = None
+    parent_objective_id: strawberry.ID | None = None
+    unaligned_only: bool = strawberry.field(default=False, description="No parent objective or key result.")
+
+    def to_model(self) -> m.ObjectiveFilter:
+        return m.ObjectiveFilter(
+            cycle_id=_uuid(self.cycle_id, "cycleId"),
+            team_id=_uuid(self.team_id, "teamId"),
+            owner=self.owner,
+            states=tuple(s.value for s in self.states or ()),
+            parent_objective_id=_uuid(self.parent_objective_id, "parentObjectiveId"),
+            unaligned_only=self.unaligned_only,
+        )
+
+
+@strawberry.input
+class TaskFilter:
+    cycle_id: strawberry.ID | None = None
+    team_id: strawberry.ID | None = None
+    key_result_id: strawberry.ID | None = None
+    objective_id: strawberry.ID | None = None
+    assignee: str | None = None
+    states: list[TaskState] | None = None
+    unaligned_only: bool = False
+
+    def to_model(self) -> m.TaskFilter:
+        return m.TaskFilter(
+            cycle_id=_uuid(self.cycle_id, "cycleId"),
+            team_id=_uuid(self.team_id, "teamId"),
+            key_result_id=_uuid(self.key_result_id, "keyResultId"),
+            objective_id=_uuid(self.objective_id, "objectiveId"),
+            assignee=self.assignee,
+            states=tuple(s.value for s in self.states or ()),
+            unaligned_only=self.unaligned_only,
+        )
+
+
+@strawberry.input
+class AuditFilter:
+    aggregate_id: strawberry.ID | None = None
+    aggregate_types: list[str] | None = strawberry.field(
+        default=None, description="Cycle, Team, Objective, Task, Organization"
+    )
+    actor: str | None = None
+    event_types: list[str] | None = strawberry.field(
+        default=None, description='e.g. "KeyResultCheckedIn" or "Objective.KeyResultCheckedIn"'
+    )
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def to_model(self) -> m.AuditFilter:
+        return m.AuditFilter(
+            aggregate_id=_uuid(self.aggregate_id, "aggregateId"),
+            aggregate_types=_bounded(self.aggregate_types, "aggregateTypes"),
+            actor=self.actor,
+            event_types=_bounded(self.event_types, "eventTypes"),
+            since=_aware(self.since, "since"),
+            until=_aware(self.until, "until"),
+        )
+
+
+@strawberry.type
+class Query:
+    @doc.field("Who the token says you are.")
+    async def me(self, info: Info) -> Me:
+        principal = info.context.principal
+        return Me(
+            user_id=principal.user,
+            org_id=principal.org,
+            roles=[Role(r) for r in sorted(principal.roles)],
+        )
+
+    @strawberry.field
+    async def cycles(self, info: Info, consistent_with: ConsistentWith = None) -> list[Cycle]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org = ctx.org
+        return [Cycle.from_view(c) for c in await ctx.read(lambda: ctx.read_model.cycles(org))]
+
+    @strawberry.field
+    async def cycle(
+        self, info: Info, id: strawberry.ID, consistent_with: ConsistentWith = None
+    ) -> Cycle | None:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, cycle_id = ctx.org, parse_uuid(id, "id")
+        view = await ctx.read(lambda: ctx.read_model.cycle(org, cycle_id))
+        return None if view is None else Cycle.from_view(view)
+
+    @strawberry.field
+    async def teams(self, info: Info, consistent_with: ConsistentWith = None) -> list[Team]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org = ctx.org
+        return [Team.from_view(t) for t in await ctx.read(lambda: ctx.read_model.teams(org))]
+
+    @strawberry.field
+    async def objective(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: AsOf = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Objective | None:
+        ctx = info.context
+        org, oid, when = ctx.org, parse_uuid(id, "id"), _aware(as_of, "asOf")
+        if when is None:
+            await ctx.consistent(consistent_with)
+            view = await ctx.objectives.load(oid)
+        else:
+            view = await ctx.read(lambda: ctx.read_model.objective(org, oid, as_of=when))
+        return None if view is None else Objective.from_view(view)
+
+    @strawberry.field
+    async def objectives(
+        self,
+        info: Info,
+        filter: ObjectiveFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Connection[Objective]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, size, flt = ctx.org, check_first(first), (filter or ObjectiveFilter()).to_model()
+        page = await ctx.read(lambda: ctx.read_model.objectives(org, flt, size, after))
+        for view in page.items:  # the objectives loader answers nested lookups without a query
+            ctx.objectives.prime(view.id, view)
+        return connection_from_page(page, Objective.from_view)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def key_result(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: AsOf = None,
+        consistent_with: ConsistentWith = None,
+    ) -> KeyResultType | None:
+        ctx = info.context
+        org, kr_id, when = ctx.org, parse_uuid(id, "id"), _aware(as_of, "asOf")
+        if when is None:
+            await ctx.consistent(consistent_with)
+        view = await ctx.read(lambda: ctx.read_model.key_result(org, kr_id, as_of=when))
+        return None if view is None else KeyResultType.from_view(view)
+
+    @doc.field("The cycle's objectives as a tree of alignment.")
+    async def tree(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID,
+        as_of: AsOf = None,
+        consistent_with: ConsistentWith = None,
+    ) -> list[TreeNode]:
+        ctx = info.context
+        org, cid, when = ctx.org, parse_uuid(cycle_id, "cycleId"), _aware(as_of, "asOf")
+        if when is None:
+            await ctx.consistent(consistent_with)
+        roots = await ctx.read(lambda: ctx.read_model.tree(org, cid, as_of=when))
+        return [TreeNode.from_view(r) for r in roots]
+
+    @doc.field("Counts by status, mean progress, alignment, outdated key results.")
+    async def dashboard(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID,
+        team_id: strawberry.ID | None = None,
+        as_of: AsOf = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Dashboard:
+        ctx = info.context
+        org, cid, when = ctx.org, parse_uuid(cycle_id, "cycleId"), _aware(as_of, "asOf")
+        tid = _uuid(team_id, "teamId")
+        if when is None:
+            await ctx.consistent(consistent_with)
+        view = await ctx.read(lambda: ctx.read_model.dashboard(org, cid, tid, as_of=when))
+        return Dashboard.from_view(view)
+
+    @strawberry.field
+    async def tasks(
+        self,
+        info: Info,
+        filter: TaskFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Connection[TaskType]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, size, flt = ctx.org, check_first(first), (filter or TaskFilter()).to_model()
+        page = await ctx.read(lambda: ctx.read_model.tasks(org, flt, size, after))
+        return connection_from_page(page, TaskType.from_view)  # type: ignore[return-value]
+
+    @doc.field("Open tasks by priority (impact x KR share x remaining progress).")
+    async def prioritized_tasks(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID | None = None,
+        team_id: strawberry.ID | None = None,
+        first: int = 20,
+        consistent_with: ConsistentWith = None,
+    ) -> list[PrioritizedTask]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, size = ctx.org, check_first(first)
+        cid, tid = _uuid(cycle_id, "cycleId"), _uuid(team_id, "teamId")
+        items = await ctx.read(lambda: ctx.read_model.prioritized_tasks(org, cid, tid, size))
+        return [PrioritizedTask.from_view(p) for p in items]
+
+    @doc.field("Tasks linked to no key result.")
+    async def unaligned_tasks(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID | None = None,
+        team_id: strawberry.ID | None = None,
+        first: int = 20,
+        after: str | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Connection[TaskType]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, size = ctx.org, check_first(first)
+        flt = m.TaskFilter(
+            cycle_id=_uuid(cycle_id, "cycleId"), team_id=_uuid(team_id, "teamId"), unaligned_only=True
+        )
+        page = await ctx.read(lambda: ctx.read_model.tasks(org, flt, size, after))
+        return connection_from_page(page, TaskType.from_view)  # type: ignore[return-value]
+
+    @doc.field("A key result's check-ins, newest first.")
+    async def check_ins(
+        self,
+        info: Info,
+        key_result_id: strawberry.ID,
+        first: int = 20,
+        after: str | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Connection[CheckIn]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, kr_id, size = ctx.org, parse_uuid(key_result_id, "keyResultId"), check_first(first)
+        page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
+        return connection_from_page(page, CheckIn.from_view)  # type: ignore[return-value]
+
+    @doc.field("Who changed what and when, by log position.")
+    async def audit_log(
+        self,
+        info: Info,
+        filter: AuditFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Connection[AuditEntry]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, size, flt = ctx.org, check_first(first), (filter or AuditFilter()).to_model()
+        page = await ctx.read(lambda: ctx.read_model.audit_log(org, flt, size, after))
+        return connection_from_page(page, AuditEntry.from_view)  # type: ignore[return-value]
+
+    @doc.field("Every event of one aggregate, oldest first, with values before and after.")
+    async def history(
+        self, info: Info, aggregate_id: strawberry.ID, consistent_with: ConsistentWith = None
+    ) -> list[AuditEntry]:
+        ctx = info.context
+        await ctx.consistent(consistent_with)
+        org, aid = ctx.org, parse_uuid(aggregate_id, "aggregateId")
+        return [AuditEntry.from_view(e) for e in await ctx.read(lambda: ctx.read_model.history(org, aid))]

@@ -1,0 +1,94 @@
+"""Subscriptions (graphql-transport-ws), scoped to the token's org, fed by api.feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Annotated, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api import _doc as doc
+from api.context import Context, parse_uuid
+from api.errors import BadInputError, NotFoundApiError
+from api.feed import FeedEvent
+from api.types import Event, Objective
+
+Info = strawberry.Info[Context, None]
+MAX_FILTER_VALUES = 50
+
+
+@strawberry.input
+class EventFilter:
+    aggregate_types: list[str] | None = strawberry.field(
+        default=None, description="Cycle, Team, Objective, Task, Organization"
+    )
+    event_types: list[str] | None = strawberry.field(
+        default=None, description='"KeyResultCheckedIn" or "Objective.KeyResultCheckedIn"'
+    )
+    aggregate_id: strawberry.ID | None = None
+
+    def matcher(self) -> tuple[frozenset[str], frozenset[str], str | None]:
+        types = frozenset(self.aggregate_types or ())
+        events = frozenset(self.event_types or ())
+        if len(types) > MAX_FILTER_VALUES or len(events) > MAX_FILTER_VALUES:
+            raise BadInputError(f"filters take at most {MAX_FILTER_VALUES} values")
+        aggregate = None if self.aggregate_id is None else str(parse_uuid(self.aggregate_id, "aggregateId"))
+        return types, events, aggregate
+
+
+def to_event(e: FeedEvent) -> Event:
+    return Event(
+        position=e.position,
+        at=e.at,
+        aggregate_type=e.aggregate_type,
+        aggregate_id=strawberry.ID(str(e.aggregate_id)),
+        version=e.version,
+        event_type=e.event_type,
+        actor=e.actor,
+        correlation_id=e.correlation_id,
+        causation_id=e.causation_id,
+        payload=cast(JSON, e.payload),
+    )
+
+
+@strawberry.type
+class Subscription:
+    @doc.subscription("This org's events as they happen (in log order).")
+    async def events(
+        self,
+        info: Info,
+        filter: EventFilter | None = None,
+        after_position: Annotated[
+            int | None,
+            strawberry.argument(description="Resume after this log position (default: from now on)."),
+        ] = None,
+    ) -> AsyncGenerator[Event, None]:
+        ctx = info.context
+        types, names, aggregate = (filter or EventFilter()).matcher()
+
+        def accept(e: FeedEvent) -> bool:
+            return (
+                (not types or e.aggregate_type in types)
+                and (not names or e.event_type in names or e.qualified_type in names)
+                and (aggregate is None or str(e.aggregate_id) == aggregate)
+            )
+
+        async for event in ctx.services.feed.subscribe(ctx.org, after_position, accept):
+            yield to_event(event)
+
+    @doc.subscription("The objective each time it changes (after the views caught up).")
+    async def objective_changed(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Objective, None]:
+        ctx = info.context
+        org, oid = ctx.org, parse_uuid(id, "id")
+        if not (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]:
+            raise NotFoundApiError(f"objective {oid} not found", field="id")
+
+        def accept(e: FeedEvent) -> bool:
+            return e.aggregate_id == oid
+
+        async for event in ctx.services.feed.subscribe(org, None, accept):
+            await ctx.consistent(event.position)
+            view = (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]
+            if view is not None:
+                yield Objective.from_view(view)

@@ -1,0 +1,616 @@
+"""GraphQL output types: built from the read side's views (projections.model)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Generic, TypeVar, cast
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api import _doc as doc
+from api.context import Context, parse_uuid
+from api.errors import BadInputError
+from okr.domain import formulas as f
+from projections import model as m
+
+N = TypeVar("N")
+
+
+# ---------------------------------------------------------------------------------- enums
+@strawberry.enum
+class Role(Enum):
+    ADMIN = "admin"
+    LEAD = "lead"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+@strawberry.enum
+class CycleState(Enum):
+    PLANNED = "PLANNED"
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+
+
+@strawberry.enum
+class TeamRole(Enum):
+    LEAD = "LEAD"
+    MEMBER = "MEMBER"
+
+
+@strawberry.enum
+class ObjectiveState(Enum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+    ABANDONED = "ABANDONED"
+
+
+@strawberry.enum
+class ProgressDriver(Enum):
+    KEY_RESULTS = "KEY_RESULTS"
+    ALIGNED_OBJECTIVES = "ALIGNED_OBJECTIVES"
+    BOTH = "BOTH"
+
+
+@strawberry.enum
+class ProgressSource(Enum):
+    CHECK_INS = "CHECK_INS"
+    TASKS = "TASKS"
+
+
+@strawberry.enum
+class KeyResultKind(Enum):
+    NUMERIC = "NUMERIC"
+    PERCENTAGE = "PERCENTAGE"
+    CURRENCY = "CURRENCY"
+    BOOLEAN = "BOOLEAN"
+    THRESHOLD = "THRESHOLD"
+
+
+@strawberry.enum
+class Direction(Enum):
+    INCREASE = "INCREASE"
+    DECREASE = "DECREASE"
+    STAY_ABOVE = "STAY_ABOVE"
+    STAY_BELOW = "STAY_BELOW"
+
+
+@strawberry.enum
+class Status(Enum):
+    ACCOMPLISHED = "ACCOMPLISHED"
+    ON_TRACK = "ON_TRACK"
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
+    OFF_TRACK = "OFF_TRACK"
+
+
+@strawberry.enum
+class Grade(Enum):
+    GREEN = "GREEN"
+    YELLOW = "YELLOW"
+    RED = "RED"
+
+
+@strawberry.enum
+class Impact(Enum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+@strawberry.enum
+class TaskState(Enum):
+    TODO = "TODO"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    CANCELLED = "CANCELLED"
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def enum_of(cls: type[E], value: str | None) -> E | None:
+    return None if value is None else cls(value)
+
+
+# ---------------------------------------------------------------------------------- connections
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type(description="A page of a list with keyset cursors: inserts never shift pages.")
+class Connection(Generic[N]):
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    total_count: int
+
+    @doc.field("The nodes of this page (shortcut for edges { node }).")
+    def nodes(self) -> list[N]:
+        return [edge.node for edge in self.edges]
+
+
+V = TypeVar("V")
+
+
+def connection_from_page(page: m.Page[V], convert: object) -> object:
+    """Builds a Connection from a read-side Page (convert: view -> GraphQL type)."""
+    assert callable(convert)
+    return Connection(
+        edges=[Edge(cursor=c, node=convert(item)) for item, c in zip(page.items, page.cursors, strict=True)],
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        ),
+        total_count=page.total_count,
+    )
+
+
+def position_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode()
+
+
+MAX_FIRST = m.MAX_PAGE
+
+
+def check_first(first: int) -> int:
+    """Page sizes are 1-100: larger pages are refused, not silently cut."""
+    if not 1 <= first <= MAX_FIRST:
+        raise BadInputError(f"first must be between 1 and {MAX_FIRST}", field="first")
+    return first
+
+
+async def load_objective(info: strawberry.Info[Context, None], oid: str | None) -> Objective | None:
+    if oid is None:
+        return None
+    view = await info.context.objectives.load(parse_uuid(oid, "id"))
+    return None if view is None else Objective.from_view(view)
+
+
+async def load_team(info: strawberry.Info[Context, None], tid: str | None) -> Team | None:
+    if tid is None:
+        return None
+    view = await info.context.teams.load(parse_uuid(tid, "teamId"))
+    return None if view is None else Team.from_view(view)
+
+
+# ---------------------------------------------------------------------------------- entities
+@strawberry.type
+class Cycle:
+    id: strawberry.ID
+    name: str
+    start: date
+    end: date
+    state: CycleState
+    expected_progress: float = strawberry.field(description="Elapsed fraction of the cycle, 0-1.")
+
+    @classmethod
+    def from_view(cls, v: m.CycleView) -> Cycle:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            name=v.name,
+            start=v.start,
+            end=v.end,
+            state=CycleState(v.state),
+            expected_progress=v.expected_progress,
+        )
+
+
+@strawberry.type
+class TeamMember:
+    user_id: str
+    role: TeamRole
+
+
+@strawberry.type
+class Team:
+    id: strawberry.ID
+    name: str
+    parent_team_id: strawberry.ID | None
+    members: list[TeamMember]
+
+    @classmethod
+    def from_view(cls, v: m.TeamView) -> Team:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            name=v.name,
+            parent_team_id=_id(v.parent_team_id),
+            members=[TeamMember(user_id=u, role=TeamRole(r)) for u, r in sorted(v.members.items())],
+        )
+
+    @strawberry.field
+    async def parent(self, info: strawberry.Info[Context, None]) -> Team | None:
+        return await load_team(info, self.parent_team_id)
+
+
+def _id(value: UUID | None) -> strawberry.ID | None:
+    return None if value is None else strawberry.ID(str(value))
+
+
+def kr_warnings(v: m.KeyResultView) -> list[str]:
+    warnings = []
+    if v.outdated:
+        warnings.append(f"no check-in within its cadence of {v.cadence_days} days")
+    if v.confidence is not None and v.confidence < 0.4:
+        warnings.append(f"low confidence ({v.confidence:.2f})")
+    return warnings
+
+
+@strawberry.type
+class KeyResult:
+    id: strawberry.ID
+    objective_id: strawberry.ID
+    title: str
+    kind: KeyResultKind
+    direction: Direction
+    unit: str
+    start: float
+    target: float
+    current: float
+    weight: float
+    source: ProgressSource
+    cadence_days: int
+    confidence: float | None
+    last_check_in_at: datetime | None
+    check_in_count: int
+    score: float | None
+    score_reason: str | None
+    progress: float = strawberry.field(description="Clamped to 0-1.")
+    attainment: float = strawberry.field(description="Unclamped: over-achievement stays visible.")
+    expected_progress: float
+    status: Status
+    outdated: bool
+    grade: Grade | None
+    warnings: list[str]
+    tasks_total: int
+    tasks_done: int
+
+    @classmethod
+    def from_view(cls, v: m.KeyResultView) -> KeyResult:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            objective_id=strawberry.ID(str(v.objective_id)),
+            title=v.title,
+            kind=KeyResultKind(v.kind),
+            direction=Direction(v.direction),
+            unit=v.unit,
+            start=v.start,
+            target=v.target,
+            current=v.current,
+            weight=v.weight,
+            source=ProgressSource(v.source),
+            cadence_days=v.cadence_days,
+            confidence=v.confidence,
+            last_check_in_at=v.last_check_in_at,
+            check_in_count=v.check_in_count,
+            score=v.score,
+            score_reason=v.score_reason,
+            progress=v.progress,
+            attainment=v.attainment,
+            expected_progress=v.expected_progress,
+            status=Status(v.status),
+            outdated=v.outdated,
+            grade=enum_of(Grade, v.grade),
+            warnings=kr_warnings(v),
+            tasks_total=v.tasks_total,
+            tasks_done=v.tasks_done,
+        )
+
+    @strawberry.field
+    async def objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
+        return await load_objective(info, self.objective_id)
+
+    @doc.field("Check-ins, newest first.")
+    async def check_ins(
+        self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Connection[CheckIn]:
+        ctx = info.context
+        org, kr_id, size = ctx.org, parse_uuid(self.id, "id"), check_first(first)
+        page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
+        return connection_from_page(page, CheckIn.from_view)  # type: ignore[return-value]
+
+
+def objective_attainment(v: m.ObjectiveView) -> float | None:
+    return f.weighted_mean((kr.attainment, kr.weight) for kr in v.key_results)
+
+
+@strawberry.type
+class Objective:
+    id: strawberry.ID
+    cycle_id: strawberry.ID
+    team_id: strawberry.ID | None
+    owner: str
+    title: str
+    description: str
+    driver: ProgressDriver
+    weight: float
+    state: ObjectiveState
+    parent_objective_id: strawberry.ID | None
+    parent_key_result_id: strawberry.ID | None
+    carried_over_from_id: strawberry.ID | None
+    carried_over_to_id: strawberry.ID | None
+    learnings: str
+    key_results: list[KeyResult]
+    progress: float = strawberry.field(description="Roll-up per driver, 0-1.")
+    attainment: float | None = strawberry.field(
+        description="Weighted mean of the key results' unclamped attainment (null without key results)."
+    )
+    expected_progress: float
+    status: Status | None = strawberry.field(description="The worst key result's status.")
+    outdated: bool
+    confidence: float | None = strawberry.field(description="The lowest latest key-result confidence.")
+    score: float | None
+    grade: Grade | None
+    warnings: list[str]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def from_view(cls, v: m.ObjectiveView) -> Objective:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            cycle_id=strawberry.ID(str(v.cycle_id)),
+            team_id=_id(v.team_id),
+            owner=v.owner,
+            title=v.title,
+            description=v.description,
+            driver=ProgressDriver(v.driver),
+            weight=v.weight,
+            state=ObjectiveState(v.state),
+            parent_objective_id=_id(v.parent_objective_id),
+            parent_key_result_id=_id(v.parent_key_result_id),
+            carried_over_from_id=_id(v.carried_over_from),
+            carried_over_to_id=_id(v.carried_over_to),
+            learnings=v.learnings,
+            key_results=[KeyResult.from_view(kr) for kr in v.key_results],
+            progress=v.progress,
+            attainment=objective_attainment(v),
+            expected_progress=v.expected_progress,
+            status=enum_of(Status, v.status),
+            outdated=v.outdated,
+            confidence=v.confidence,
+            score=v.score,
+            grade=enum_of(Grade, v.grade),
+            warnings=list(v.warnings),
+            created_at=v.created_at,
+            updated_at=v.updated_at,
+            version=v.version,
+        )
+
+    @strawberry.field
+    async def cycle(self, info: strawberry.Info[Context, None]) -> Cycle | None:
+        view = await info.context.cycles.load(parse_uuid(self.cycle_id, "cycleId"))
+        return None if view is None else Cycle.from_view(view)
+
+    @strawberry.field
+    async def team(self, info: strawberry.Info[Context, None]) -> Team | None:
+        return await load_team(info, self.team_id)
+
+    @strawberry.field
+    async def parent_objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
+        return await load_objective(info, self.parent_objective_id)
+
+
+@strawberry.type
+class Task:
+    id: strawberry.ID
+    title: str
+    description: str
+    impact: Impact
+    assignee: str | None
+    state: TaskState
+    key_result_id: strawberry.ID | None
+    objective_id: strawberry.ID | None
+    cycle_id: strawberry.ID | None
+    team_id: strawberry.ID | None
+    aligned: bool = strawberry.field(description="Linked to a key result.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_view(cls, v: m.TaskView) -> Task:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            title=v.title,
+            description=v.description,
+            impact=Impact(v.impact),
+            assignee=v.assignee,
+            state=TaskState(v.state),
+            key_result_id=_id(v.key_result_id),
+            objective_id=_id(v.objective_id),
+            cycle_id=_id(v.cycle_id),
+            team_id=_id(v.team_id),
+            aligned=v.key_result_id is not None,
+            created_at=v.created_at,
+            updated_at=v.updated_at,
+        )
+
+    @strawberry.field
+    async def key_result(self, info: strawberry.Info[Context, None]) -> KeyResult | None:
+        if self.objective_id is None or self.key_result_id is None:
+            return None
+        objective = await info.context.objectives.load(parse_uuid(self.objective_id, "objectiveId"))
+        if objective is None:
+            return None
+        for kr in objective.key_results:
+            if str(kr.id) == self.key_result_id:
+                return KeyResult.from_view(kr)
+        return None
+
+    @strawberry.field
+    async def objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
+        return await load_objective(info, self.objective_id)
+
+    @strawberry.field
+    async def team(self, info: strawberry.Info[Context, None]) -> Team | None:
+        return await load_team(info, self.team_id)
+
+
+@strawberry.type
+class PrioritizedTask:
+    task: Task
+    priority: float = strawberry.field(
+        description="impact weight x KR weight share x (1 - KR progress); 0 for unaligned tasks."
+    )
+    aligned: bool
+
+    @classmethod
+    def from_view(cls, v: m.PrioritizedTask) -> PrioritizedTask:
+        return cls(task=Task.from_view(v.task), priority=v.priority, aligned=v.aligned)
+
+
+@strawberry.type
+class CheckIn:
+    position: int
+    key_result_id: strawberry.ID
+    objective_id: strawberry.ID
+    value_before: float
+    value: float
+    confidence: float | None
+    note: str
+    author: str
+    at: datetime
+    task_id: strawberry.ID | None
+
+    @classmethod
+    def from_view(cls, v: m.CheckInView) -> CheckIn:
+        return cls(
+            position=v.position,
+            key_result_id=strawberry.ID(str(v.key_result_id)),
+            objective_id=strawberry.ID(str(v.objective_id)),
+            value_before=v.value_before,
+            value=v.value,
+            confidence=v.confidence,
+            note=v.note,
+            author=v.author,
+            at=v.at,
+            task_id=_id(v.task_id),
+        )
+
+
+@strawberry.type
+class AuditEntry:
+    position: int
+    at: datetime
+    aggregate_type: str
+    aggregate_id: strawberry.ID
+    version: int
+    event_type: str
+    actor: str
+    correlation_id: str
+    causation_id: str
+    payload: JSON
+
+    @classmethod
+    def from_view(cls, v: m.AuditEntry) -> AuditEntry:
+        return cls(
+            position=v.position,
+            at=v.at,
+            aggregate_type=v.aggregate_type,
+            aggregate_id=strawberry.ID(str(v.aggregate_id)),
+            version=v.version,
+            event_type=v.event_type,
+            actor=v.actor,
+            correlation_id=v.correlation_id,
+            causation_id=v.causation_id,
+            payload=cast(JSON, v.payload),
+        )
+
+
+@strawberry.type
+class TreeNode:
+    objective: Objective
+    children: list[Annotated[TreeNode, strawberry.lazy("api.types")]]
+
+    @classmethod
+    def from_view(cls, v: m.TreeNode) -> TreeNode:
+        return cls(
+            objective=Objective.from_view(v.objective), children=[cls.from_view(c) for c in v.children]
+        )
+
+
+@strawberry.type
+class StatusCount:
+    status: Status
+    count: int
+
+
+@strawberry.type
+class StateCount:
+    state: ObjectiveState
+    count: int
+
+
+@strawberry.type
+class Dashboard:
+    cycle_id: strawberry.ID
+    team_id: strawberry.ID | None
+    at: datetime
+    objectives_total: int
+    counts_by_status: list[StatusCount]
+    counts_by_state: list[StateCount]
+    mean_progress: float
+    expected_progress: float
+    alignment_ratio: float = strawberry.field(description="Linked non-cancelled tasks / all non-cancelled.")
+    objectives_aligned_ratio: float = strawberry.field(description="Objectives with a parent / all.")
+    outdated_key_results: list[KeyResult]
+    policy_warnings: list[str]
+
+    @classmethod
+    def from_view(cls, v: m.Dashboard) -> Dashboard:
+        return cls(
+            cycle_id=strawberry.ID(str(v.cycle_id)),
+            team_id=_id(v.team_id),
+            at=v.at,
+            objectives_total=v.objectives_total,
+            counts_by_status=[
+                StatusCount(status=Status(s), count=v.counts_by_status.get(s, 0)) for s in f.Status
+            ],
+            counts_by_state=[
+                StateCount(state=ObjectiveState(s.value), count=v.counts_by_state.get(s.value, 0))
+                for s in ObjectiveState
+            ],
+            mean_progress=v.mean_progress,
+            expected_progress=v.expected_progress,
+            alignment_ratio=v.alignment_ratio,
+            objectives_aligned_ratio=v.objectives_aligned_ratio,
+            outdated_key_results=[KeyResult.from_view(k) for k in v.outdated_key_results],
+            policy_warnings=list(v.policy_warnings),
+        )
+
+
+@strawberry.type
+class Me:
+    user_id: str
+    org_id: str
+    roles: list[Role]
+
+
+@strawberry.type(description="One event of this org's log, as it happened.")
+class Event:
+    position: int
+    at: datetime
+    aggregate_type: str
+    aggregate_id: strawberry.ID
+    version: int
+    event_type: str
+    actor: str
+    correlation_id: str
+    causation_id: str
+    payload: JSON
