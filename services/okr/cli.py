@@ -54,6 +54,7 @@ def _replay(p: argparse.ArgumentParser) -> None:
 @command("relay", "publish the log to NATS JetStream as CloudEvents", "projections.relay:run")
 def _relay(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", action="store_true", help="publish what is there, then exit")
+    p.add_argument("--batch-size", type=int, default=None, help="events per acknowledged batch (1-4000)")
 
 
 @command("export-schema", "write schema/okr.graphql and schema/events/*.json", "api.export:run")

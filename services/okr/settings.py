@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     nats_stream_max_age_days: float = Field(default=365.0, gt=0)
     nats_duplicate_window_s: float = Field(default=120.0, gt=0)
     nats_replicas: int = Field(default=1, ge=1, le=5)
+    nats_subject_prefix: str = Field(
+        default="okr", pattern=r"^[A-Za-z0-9_-]{1,32}$", description="first subject token (stream okr.>)"
+    )
 
     jwt_secret: SecretStr | None = None
     jwt_public_key: str | None = None

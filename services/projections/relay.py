@@ -1,0 +1,604 @@
+"""The NATS JetStream relay: publishes the event log to other services as CloudEvents.
+
+What it does
+- Reads the log in order from its own tracked position (table ``okr_relay_positions`` in the
+  event store's database: the SQLite file, or the configured PostgreSQL schema; one row per
+  stream name), turns each public event into a CloudEvent (``projections.contracts``) and
+  publishes it on subject ``<prefix>.<org>.<aggregate>.<Event>`` with header
+  ``Nats-Msg-Id`` = the CloudEvent id.
+- Publishes asynchronously in batches and stores its position only after JetStream has
+  acknowledged the whole batch: a crash republishes at most one batch, and JetStream drops the
+  repeats (duplicate window ``OKR_NATS_DUPLICATE_WINDOW_S``). Consumers should still
+  de-duplicate by CloudEvent id.
+- Creates or updates the stream (``OKR_NATS_STREAM``, subjects ``<prefix>.>``, limits retention,
+  ``OKR_NATS_STREAM_MAX_AGE_DAYS``, ``OKR_NATS_DUPLICATE_WINDOW_S``, ``OKR_NATS_REPLICAS``).
+- NATS down: commands are not affected (the relay only reads the log); it retries with
+  exponential back-off, logs how far behind it is, and catches up in order when NATS is back.
+- Woken in-process after every commit (``app.add_commit_listener``), on PostgreSQL also by the
+  event store's LISTEN/NOTIFY channel, and otherwise by short polling (other processes' writes
+  on SQLite).
+
+Entry points
+- ``RelayService(settings, app).start()`` / ``.stop()`` — a background thread with its own
+  asyncio loop (``okr serve`` runs one when ``OKR_NATS_URL`` is set); ``.lag()`` gives positions
+  and seconds behind (also exported as ``okr_lag_positions{component="relay"}``).
+- ``run(args)`` — the ``okr relay`` worker (``--once``: publish what is there, then exit).
+  SIGTERM/SIGINT finish the in-flight batch, store the position and drain the connection.
+- ``subscribe_live(nats_url, org, ...)`` — async iterator of CloudEvents (dicts) for one org from
+  an ephemeral *ordered* consumer (no state on the server after it ends). The API's GraphQL
+  subscriptions use it in multi-process deployments, so a client on any API process sees every
+  change::
+
+      async for event in subscribe_live(settings.nats_url, "acme", aggregate="objective"):
+          print(event["type"], event["subject"], event["data"])
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import nats
+import nats.errors
+import nats.js.errors
+import orjson
+import psycopg
+from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from psycopg import sql
+
+from okr.application import OkrApplication
+from okr.observability import set_lag
+from okr.settings import Settings, load_settings
+from projections.contracts import (
+    SUBJECT_PREFIX,
+    CloudEventMessage,
+    cloudevent,
+    is_public_topic,
+    sanitize_token,
+)
+
+__all__ = ["POSITION_TABLE", "RelayLag", "RelayService", "run", "subscribe_live"]
+
+log = logging.getLogger("okr.relay")
+
+POSITION_TABLE = "okr_relay_positions"
+DEFAULT_BATCH_SIZE = 1000
+#: Failures that mean "NATS is not there right now": retried with back-off, never fatal.
+NATS_FAILURES: tuple[type[BaseException], ...] = (
+    nats.errors.Error,
+    nats.js.errors.Error,
+    OSError,
+    asyncio.TimeoutError,
+    TimeoutError,
+)
+
+
+# --- the relay's own position ----------------------------------------------------------------
+
+
+class PositionStore(Protocol):
+    def load(self) -> int: ...
+    def save(self, position: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqlitePositionStore:
+    """Position row in the event store's SQLite file (its own table; created idempotently)."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.name = name
+        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {POSITION_TABLE} ("
+            " name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL)"
+        )
+
+    def load(self) -> int:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def save(self, position: int) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        with self._lock:
+            self._conn.execute(
+                f"INSERT INTO {POSITION_TABLE} (name, position, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
+                " updated_at = excluded.updated_at WHERE excluded.position > position",
+                (self.name, position, now),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresPositionStore:
+    """Position row in the configured PostgreSQL schema (its own table; created idempotently)."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        self.name = name
+        env = settings.postgres_env()
+        self._conn = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=settings.pool_connect_timeout,
+            autocommit=True,
+        )
+        self._lock = threading.Lock()
+        schema = settings.database_schema or "public"
+        self._table = sql.Identifier(schema, POSITION_TABLE)
+        self._conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL,"
+                " updated_at timestamptz NOT NULL DEFAULT now())"
+            ).format(self._table)
+        )
+
+    def load(self) -> int:
+        with self._lock:
+            row = self._conn.execute(
+                sql.SQL("SELECT position FROM {} WHERE name = %s").format(self._table), (self.name,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def save(self, position: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                sql.SQL(
+                    "INSERT INTO {0} AS t (name, position) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE"
+                    " SET position = excluded.position, updated_at = now()"
+                    " WHERE excluded.position > t.position"
+                ).format(self._table),
+                (self.name, position),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def open_position_store(settings: Settings) -> PositionStore:
+    """The relay's position table next to the events (keyed by stream name)."""
+    if settings.uses_postgres:
+        return PostgresPositionStore(settings, settings.nats_stream)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqlitePositionStore(str(settings.sqlite_path), settings.nats_stream)
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RelayLag:
+    """How far the relay is behind the log: positions, and the age of the oldest unpublished event."""
+
+    published_position: int
+    head_position: int
+    positions: int
+    seconds: float
+    connected: bool
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class _Batch:
+    messages: list[CloudEventMessage]
+    last_position: int  # the last log position read (internal events included)
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.nats_stream,
+        subjects=[f"{settings.nats_subject_prefix}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=settings.nats_stream_max_age_days * 86_400.0,
+        duplicate_window=settings.nats_duplicate_window_s,
+        num_replicas=settings.nats_replicas,
+    )
+
+
+async def ensure_stream(js: Any, settings: Settings) -> None:
+    """Creates the stream, or updates it when its settings changed (idempotent)."""
+    wanted = stream_config(settings)
+    try:
+        info = await js.stream_info(wanted.name)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(wanted)
+        log.info("relay: created stream %s (subjects %s)", wanted.name, wanted.subjects)
+        return
+    have = info.config
+    if (
+        list(have.subjects or []) != wanted.subjects
+        or have.max_age != wanted.max_age
+        or have.duplicate_window != wanted.duplicate_window
+        or have.num_replicas != wanted.num_replicas
+    ):
+        await js.update_stream(wanted)
+        log.info("relay: updated stream %s", wanted.name)
+
+
+class RelayService:
+    """Publishes the log to JetStream from a background thread (or `run_async` in a worker)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        app: OkrApplication | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        poll_interval: float = 0.25,
+        ack_timeout: float = 10.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        if not settings.nats_url:
+            msg = "the relay needs OKR_NATS_URL"
+            raise ValueError(msg)
+        if not 1 <= batch_size <= 4000:
+            msg = f"batch size must be 1-4000 (got {batch_size})"
+            raise ValueError(msg)
+        self.settings = settings
+        self.nats_url = settings.nats_url
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.ack_timeout = ack_timeout
+        self.max_backoff = max_backoff
+        self._own_app = app is None
+        if app is None:
+            from okr.wiring import build_application
+
+            app = build_application(settings)
+        self.app = app
+        self.app.add_commit_listener(self._on_commit)
+        self._position = 0
+        self._head = 0
+        self._oldest_unpublished: dt.datetime | None = None
+        self._connected = False
+        self._last_error: str | None = None
+        self._stopping = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._progress = threading.Condition()
+        self._store: PositionStore | None = None
+        self.published = 0
+        self.duplicates = 0
+
+    # ---------------------------------------------------------------- public API
+    def start(self) -> None:
+        """Runs the relay in a background thread with its own asyncio loop."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._thread_main, name="okr-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finishes the in-flight batch, stores the position, drains the connection."""
+        self._request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def lag(self) -> RelayLag:
+        head = max(self._head, self._position)
+        with contextlib.suppress(Exception):
+            head = max(head, self.app.max_position())
+        self._head = head
+        positions = max(head - self._position, 0)
+        oldest = self._oldest_unpublished
+        seconds = (
+            max((dt.datetime.now(dt.UTC) - oldest).total_seconds(), 0.0) if positions and oldest else 0.0
+        )
+        return RelayLag(self._position, head, positions, seconds, self._connected, self._last_error)
+
+    @property
+    def position(self) -> int:
+        """The last log position JetStream has acknowledged (and the relay has stored)."""
+        return self._position
+
+    def wait_for(self, position: int, timeout: float = 10.0) -> bool:
+        """Blocks until everything up to `position` is published (True) or the timeout passes."""
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            while self._position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._progress.wait(remaining)
+        return True
+
+    # ---------------------------------------------------------------- wake-ups
+    def _on_commit(self, position: int) -> None:
+        self._head = max(self._head, position)
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(wake.set)
+
+    def _request_stop(self) -> None:
+        self._stopping.set()
+        self._wake_up()
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self.run_async())
+        except Exception:
+            log.exception("relay: stopped by an unexpected error")
+
+    def _listen_postgres(self) -> None:
+        """Wakes the relay on the event store's NOTIFY (writes from other processes)."""
+        channel = getattr(self.app.recorder, "channel_name", None)
+        if not channel:
+            return
+        env = self.settings.postgres_env()
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(
+                    dbname=env["POSTGRES_DBNAME"],
+                    host=env["POSTGRES_HOST"],
+                    port=int(env["POSTGRES_PORT"]),
+                    user=env["POSTGRES_USER"],
+                    password=env["POSTGRES_PASSWORD"] or None,
+                    autocommit=True,
+                ) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=0.5):
+                            self._wake_up()
+            except psycopg.Error as exc:
+                log.warning("relay: LISTEN connection failed (%s); polling meanwhile", exc)
+                self._stopping.wait(2.0)
+
+    # ---------------------------------------------------------------- the loop
+    async def run_async(self, *, once: bool = False) -> int:
+        """The relay loop. `once`: publish what is in the log now, then return (1 if NATS failed)."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        if self._stopping.is_set():
+            self._wake.set()
+        store = await asyncio.to_thread(open_position_store, self.settings)
+        self._store = store
+        listener: threading.Thread | None = None
+        if self.settings.uses_postgres and not once:
+            listener = threading.Thread(target=self._listen_postgres, name="okr-relay-listen", daemon=True)
+            listener.start()
+        try:
+            self._set_position(await asyncio.to_thread(store.load))
+            return await self._connect_and_publish(once)
+        finally:
+            self._stopping.set()
+            if listener is not None:
+                await asyncio.to_thread(listener.join, 5.0)
+            await asyncio.to_thread(store.close)
+            if self._own_app:
+                self.app.close()
+            self._loop = None
+            self._wake = None
+
+    async def _connect_and_publish(self, once: bool) -> int:
+        backoff = 0.1
+        while not self._stopping.is_set():
+            nc = None
+            try:
+                nc = await nats.connect(
+                    self.nats_url,
+                    name="okr-relay",
+                    # The relay owns reconnection (with back-off and a re-read of the log), so
+                    # the client neither retries for minutes nor buffers while disconnected.
+                    allow_reconnect=False,
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.05,
+                    connect_timeout=2,
+                    error_cb=self._nats_error,
+                )
+                js = nc.jetstream(publish_async_max_pending=max(self.batch_size, 256))
+                await ensure_stream(js, self.settings)
+                self._connected = True
+                self._last_error = None
+                backoff = 0.1
+                done = await self._publish_loop(js, once)
+                if done:
+                    return 0
+            except NATS_FAILURES as exc:
+                self._connected = False
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                lag = self.lag()
+                set_lag("relay", lag.positions, lag.seconds)
+                if once:
+                    log.error(
+                        "relay: NATS failed (%s); %d events unpublished", self._last_error, lag.positions
+                    )
+                    return 1
+                log.warning(
+                    "relay: NATS unavailable (%s); %d events behind, oldest %.1f s old; retrying in %.1f s",
+                    self._last_error,
+                    lag.positions,
+                    lag.seconds,
+                    backoff,
+                )
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+            finally:
+                self._connected = False
+                if nc is not None:
+                    await self._close(nc)
+        return 0
+
+    async def _publish_loop(self, js: Any, once: bool) -> bool:
+        """Publishes batches until stopped (True) or `once` found nothing more (True)."""
+        while True:
+            assert self._wake is not None
+            self._wake.clear()
+            batch = await asyncio.to_thread(self._read_batch, self._position)
+            if batch is None:
+                self._oldest_unpublished = None
+                set_lag("relay", 0, 0.0)
+                if once or self._stopping.is_set():
+                    return True
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                continue
+            if batch.messages:
+                self._oldest_unpublished = batch.messages[0].timestamp
+                await self._publish(js, batch.messages)
+            await asyncio.to_thread(self._store_position, batch.last_position)
+            if self._stopping.is_set():
+                return True
+
+    def _read_batch(self, after: int) -> _Batch | None:
+        """The next batch of the log after `after` as CloudEvents (internal events skipped)."""
+        notifications = self.app.recorder.select_notifications(start=after + 1, limit=self.batch_size)
+        if not notifications:
+            return None
+        prefix = self.settings.nats_subject_prefix
+        to_domain_event = self.app.mapper.to_domain_event
+        messages = []
+        for notification in notifications:
+            if not is_public_topic(notification.topic):
+                continue
+            message = cloudevent(to_domain_event(notification), notification.id, prefix=prefix)
+            if message is not None:
+                messages.append(message)
+        self._head = max(self._head, notifications[-1].id)
+        return _Batch(messages, notifications[-1].id)
+
+    async def _publish(self, js: Any, messages: Sequence[CloudEventMessage]) -> None:
+        """Publishes a batch asynchronously; returns once JetStream acknowledged every message."""
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for message in messages:
+                futures.append(
+                    await js.publish_async(message.subject, message.body, headers={"Nats-Msg-Id": message.id})
+                )
+            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        finally:
+            for future in futures:
+                if not future.done():
+                    future.cancel()  # releases its slot in the client's pending window
+        self.published += len(acks)
+        self.duplicates += sum(1 for ack in acks if getattr(ack, "duplicate", False))
+
+    def _store_position(self, position: int) -> None:
+        assert self._store is not None
+        self._store.save(position)
+        self._set_position(position)
+        lag = self.lag()
+        set_lag("relay", lag.positions, lag.seconds)
+
+    def _set_position(self, position: int) -> None:
+        with self._progress:
+            self._position = position
+            self._progress.notify_all()
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._wake is not None
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), remaining)
+
+    @staticmethod
+    async def _nats_error(exc: Exception) -> None:
+        log.debug("relay: NATS client error: %s", exc)
+
+    @staticmethod
+    async def _close(nc: Any) -> None:
+        with contextlib.suppress(*NATS_FAILURES):
+            if nc.is_connected:
+                await asyncio.wait_for(nc.drain(), 5.0)
+        with contextlib.suppress(*NATS_FAILURES):
+            await nc.close()
+
+
+# --- live subscriptions for other processes --------------------------------------------------
+
+
+async def subscribe_live(
+    nats_url: str,
+    org: str,
+    *,
+    aggregate: str | None = None,
+    event: str | None = None,
+    stream: str = "OKR_EVENTS",
+    prefix: str = SUBJECT_PREFIX,
+    deliver: Literal["new", "all"] = "new",
+) -> AsyncIterator[dict[str, Any]]:
+    """CloudEvents of one org (optionally one aggregate type / event name), in stream order.
+
+    An ephemeral ordered consumer: nothing stays on the server when the iterator is closed.
+    `deliver="all"` starts at the beginning of the stream, "new" at the next published event.
+    """
+    aggregate_token = sanitize_token(aggregate) if aggregate else "*"
+    event_token = sanitize_token(event) if event else "*"
+    subject = f"{prefix}.{sanitize_token(org)}.{aggregate_token}.{event_token}"
+    nc = await nats.connect(nats_url, name="okr-live")
+    try:
+        js = nc.jetstream()
+        sub = await js.subscribe(
+            subject,
+            stream=stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL if deliver == "all" else DeliverPolicy.NEW,
+        )
+        try:
+            async for msg in sub.messages:
+                decoded: dict[str, Any] = orjson.loads(msg.data)
+                yield decoded
+        finally:
+            with contextlib.suppress(*NATS_FAILURES):
+                await sub.unsubscribe()
+    finally:
+        with contextlib.suppress(*NATS_FAILURES):
+            await nc.close()
+
+
+# --- the `okr relay` worker ----------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> int:
+    """`okr relay [--once]`: publish the log to JetStream until SIGTERM/SIGINT (or once)."""
+    from okr.observability import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    if not settings.nats_url:
+        log.error("okr relay needs OKR_NATS_URL (e.g. nats://127.0.0.1:4222)")
+        return 2
+    batch_size = getattr(args, "batch_size", None) or DEFAULT_BATCH_SIZE
+    service = RelayService(settings, batch_size=batch_size)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, service._request_stop)
+        return await service.run_async(once=bool(getattr(args, "once", False)))
+
+    code = asyncio.run(main())
+    log.info("relay: stopped at position %d (%d published)", service.position, service.published)
+    return code

@@ -1,0 +1,323 @@
+"""The relay against a real nats-server: every event once, valid, in order, filtered by subject."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from okr.application import OkrApplication, system_context
+from okr.domain import request_context
+from okr.settings import Settings
+from okr.wiring import build_application
+from projections.contracts import contracts, is_public_topic
+from projections.relay import RelayService, subscribe_live
+
+pytestmark = pytest.mark.integration
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema" / "events"
+
+
+# --- helpers shared by the relay tests (imported by the other test_relay_* modules) ---------
+
+
+def relay_settings_for(base: Settings, nats_url: str) -> Settings:
+    """A unique stream and subject prefix per test, so tests never see each other's messages."""
+    tag = uuid.uuid4().hex[:10]
+    return base.model_copy(
+        update={"nats_url": nats_url, "nats_stream": f"OKR_T_{tag}", "nats_subject_prefix": f"okrt{tag}"}
+    )
+
+
+async def _delete_stream(nats_url: str, stream: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(stream)
+    finally:
+        await nc.close()
+
+
+def delete_stream(nats_url: str, stream: str) -> None:
+    asyncio.run(_delete_stream(nats_url, stream))
+
+
+async def _read_subject(nats_url: str, stream: str, subject: str, expect: int, timeout: float) -> list[Any]:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(subject, stream=stream)
+        messages: list[Any] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                batch = await sub.fetch(500, timeout=0.3)
+            except nats.errors.TimeoutError:
+                if len(messages) >= expect:
+                    break
+                continue
+            for msg in batch:
+                await msg.ack()
+            messages.extend(batch)
+        await sub.unsubscribe()
+        return messages
+    finally:
+        await nc.close()
+
+
+def read_subject(
+    nats_url: str, stream: str, subject: str, expect: int = 0, timeout: float = 5.0
+) -> list[Any]:
+    """Every message of the stream on `subject` (waits until at least `expect` arrived)."""
+    return asyncio.run(_read_subject(nats_url, stream, subject, expect, timeout))
+
+
+def public_events(app: OkrApplication) -> list[Any]:
+    """The log's public notifications in order (what the relay must publish)."""
+    return [
+        n for n in app.recorder.select_notifications(start=1, limit=1_000_000) if is_public_topic(n.topic)
+    ]
+
+
+def every_event_type(app: OkrApplication, org: str) -> None:
+    """Commands that produce each of the 31 public event types at least once."""
+    with request_context(system_context(org, "alice")):
+        app.configure_org(strict_policies=False, cadence_days=7)
+        app.configure_org(strict_policies=False, cadence_days=14)
+        q1 = app.schedule_cycle(name="2026-Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
+        q2 = app.schedule_cycle(name="2026-Q2", start=dt.date(2026, 4, 1), end=dt.date(2026, 6, 30)).id
+        app.start_cycle(q1)
+        team = app.create_team(name="Growth").id
+        app.add_team_member(team, user_id="bob", role="LEAD")
+        app.add_team_member(team, user_id="carol")
+        app.remove_team_member(team, user_id="carol")
+        renamed = app.get_team(team)
+        renamed.rename("Growth & Marketing")
+        app.save(renamed)
+        parent = app.draft_objective(cycle_id=q1, title="Grow revenue", team_id=team).id
+        objective = app.draft_objective(cycle_id=q1, title="More leads", team_id=team).id
+        app.revise_objective(objective, description="Marketing-qualified leads")
+        mqls = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
+        trials = app.add_key_result(
+            objective, title="Trial to paid", kind="PERCENTAGE", start=0, target=22
+        ).id
+        spare = app.add_key_result(objective, title="Spare", kind="BOOLEAN").id
+        app.revise_key_result(trials, target=25)
+        app.remove_key_result(spare)
+        app.align_objective(objective, parent_objective_id=parent)
+        app.activate_objective(objective)
+        app.check_in(mqls, value=370, confidence=0.8, note="good week")
+        task = app.create_task(title="Run webinar", key_result_id=mqls, impact="HIGH").id
+        app.link_task(task, key_result_id=trials)
+        app.link_task(task, key_result_id=None)
+        app.assign_task(task, assignee="bob")
+        app.revise_task(task, title="Run two webinars")
+        app.start_task(task)
+        app.complete_task(task)
+        app.reopen_task(task)
+        app.cancel_task(task, reason="moved")
+        app.score_key_result(trials, score=0.5, reason="partly there")
+        app.carry_over_objective(objective, target_cycle_id=q2)
+        app.close_objective(objective, learnings="webinars work")
+        app.abandon_objective(parent, reason="merged")
+        app.close_cycle(q1)
+
+
+def date_time_checker() -> FormatChecker:
+    checker = FormatChecker()
+
+    @checker.checks("date-time", raises=ValueError)
+    def _date_time(value: object) -> bool:
+        if not isinstance(value, str) or "T" not in value:
+            return False
+        return dt.datetime.fromisoformat(value).tzinfo is not None
+
+    return checker
+
+
+def validators() -> dict[str, Draft202012Validator]:
+    checker = date_time_checker()
+    result = {}
+    for contract in contracts():
+        schema = json.loads((SCHEMA_DIR / f"{contract.type}.json").read_text())
+        Draft202012Validator.check_schema(schema)
+        result[contract.type] = Draft202012Validator(schema, format_checker=checker)
+    return result
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def relay_settings(store_settings: Settings, nats_url: str) -> Iterator[Settings]:
+    settings = relay_settings_for(store_settings, nats_url)
+    yield settings
+    delete_stream(nats_url, settings.nats_stream)
+
+
+@pytest.fixture
+def sqlite_relay_settings(sqlite_settings: Settings, nats_url: str) -> Iterator[Settings]:
+    settings = relay_settings_for(sqlite_settings, nats_url)
+    yield settings
+    delete_stream(nats_url, settings.nats_stream)
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_every_event_type_published_once_in_order_and_valid(relay_settings: Settings, org: str) -> None:
+    """Each public event arrives exactly once, in log order, with its id header, valid against its schema."""
+    app = build_application(relay_settings)
+    relay = RelayService(relay_settings, app, batch_size=7)
+    relay.start()
+    try:
+        every_event_type(app, org)
+        assert relay.wait_for(app.max_position(), timeout=20)
+    finally:
+        relay.stop()
+    expected = public_events(app)
+    app.close()
+    prefix = relay_settings.nats_subject_prefix
+    messages = read_subject(
+        relay_settings.nats_url or "", relay_settings.nats_stream, f"{prefix}.>", expect=len(expected)
+    )
+    bodies = [json.loads(m.data) for m in messages]
+    assert [b["position"] for b in bodies] == [n.id for n in expected]
+    assert [b["id"] for b in bodies] == [f"{n.originator_id}:{n.originator_version}" for n in expected]
+    assert [m.headers["Nats-Msg-Id"] for m in messages] == [b["id"] for b in bodies]
+    checks = validators()
+    for message, body in zip(messages, bodies, strict=True):
+        checks[body["type"]].validate(body)
+        aggregate, name = body["type"].split(".")[1:3]
+        assert message.subject == f"{prefix}.{org}.{aggregate}.{name}"
+        assert body["orgid"] == org
+        assert set(body["data"]) == set(checks[body["type"]].schema["properties"]["data"]["properties"])
+    assert {b["type"] for b in bodies} == {c.type for c in contracts()}
+    assert not any(m.subject.split(".")[2] in ("keyresultindex", "idempotencyrecord") for m in messages)
+
+
+def test_subject_filters_per_org_and_aggregate(sqlite_relay_settings: Settings) -> None:
+    """A consumer filtered on one org (or one org's aggregate) never sees another org's events."""
+    settings = sqlite_relay_settings
+    app = build_application(settings)
+    relay = RelayService(settings, app)
+    relay.start()
+    orgs = [f"org-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    try:
+        for org in orgs:
+            with request_context(system_context(org, "alice")):
+                cycle = app.schedule_cycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
+                app.start_cycle(cycle)
+                objective = app.draft_objective(cycle_id=cycle, title=f"Objective of {org}").id
+                app.create_task(title="Unaligned work")
+                app.revise_objective(objective, title="Renamed")
+        assert relay.wait_for(app.max_position(), timeout=10)
+    finally:
+        relay.stop()
+        app.close()
+    prefix, url, stream = settings.nats_subject_prefix, settings.nats_url or "", settings.nats_stream
+    first, second = orgs
+    of_first = read_subject(url, stream, f"{prefix}.{first}.>", expect=5)
+    assert len(of_first) == 5
+    assert {json.loads(m.data)["orgid"] for m in of_first} == {first}
+    objectives = read_subject(url, stream, f"{prefix}.{first}.objective.>", expect=2)
+    assert [json.loads(m.data)["type"] for m in objectives] == [
+        "okr.objective.Drafted.v1",
+        "okr.objective.Revised.v1",
+    ]
+    tasks = read_subject(url, stream, f"{prefix}.*.task.Created", expect=2)
+    assert sorted(json.loads(m.data)["orgid"] for m in tasks) == sorted(orgs)
+    assert read_subject(url, stream, f"{prefix}.{second}.cycle.>", expect=2, timeout=2)
+    assert all(
+        json.loads(m.data)["orgid"] == second for m in read_subject(url, stream, f"{prefix}.{second}.>")
+    )
+
+
+def test_restart_resumes_from_stored_position_without_republishing(
+    sqlite_relay_settings: Settings, org: str
+) -> None:
+    """A stopped relay stores its position; the next one publishes only the new events."""
+    settings = sqlite_relay_settings
+    app = build_application(settings)
+    with request_context(system_context(org, "alice")):
+        for i in range(5):
+            app.create_team(name=f"Team {i}")
+    first = RelayService(settings, app)
+    assert asyncio.run(first.run_async(once=True)) == 0
+    assert first.published == 5
+    with request_context(system_context(org, "alice")):
+        app.create_team(name="Late team")
+    second = RelayService(settings, app)
+    assert asyncio.run(second.run_async(once=True)) == 0
+    assert (second.published, second.duplicates) == (1, 0)
+    assert second.position == app.max_position()
+    app.close()
+    messages = read_subject(settings.nats_url or "", settings.nats_stream, ">", expect=6)
+    assert len(messages) == 6
+
+
+def test_once_reports_failure_when_nats_is_unreachable(sqlite_settings: Settings, org: str) -> None:
+    """With no NATS server, `--once` exits 1, stores nothing, and commands still succeed."""
+    from servers import free_port
+
+    settings = sqlite_settings.model_copy(update={"nats_url": f"nats://127.0.0.1:{free_port()}"})
+    app = build_application(settings)
+    with request_context(system_context(org, "alice")):
+        app.create_team(name="Still works")
+    relay = RelayService(settings, app)
+    assert asyncio.run(relay.run_async(once=True)) == 1
+    assert relay.position == 0
+    assert relay.lag().positions == app.max_position() == 1
+    app.close()
+
+
+def test_subscribe_live_yields_new_events_of_one_org(sqlite_relay_settings: Settings) -> None:
+    """The live helper streams one org's new events (ordered consumer) and nothing of other orgs."""
+    settings = sqlite_relay_settings
+    mine, other = (f"org-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    app = build_application(settings)
+    relay = RelayService(settings, app)
+    relay.start()
+
+    async def scenario() -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+        live = subscribe_live(
+            settings.nats_url or "", mine, stream=settings.nats_stream, prefix=settings.nats_subject_prefix
+        )
+
+        async def collect() -> None:
+            async for event in live:
+                received.append(event)
+                if len(received) == 2:
+                    return
+
+        with request_context(system_context(mine, "alice")):
+            await asyncio.to_thread(app.create_team, name="Before subscribing")
+        relay.wait_for(app.max_position(), 10)
+        task = asyncio.create_task(collect())
+        await asyncio.sleep(0.3)
+        for org in (other, mine, other, mine):
+            with request_context(system_context(org, "alice")):
+                await asyncio.to_thread(app.create_team, name=f"Team of {org}")
+        await asyncio.wait_for(task, 10)
+        await live.aclose()
+        return received
+
+    try:
+        received = asyncio.run(scenario())
+    finally:
+        relay.stop()
+        app.close()
+    assert [e["orgid"] for e in received] == [mine, mine]
+    assert [e["data"]["name"] for e in received] == [f"Team of {mine}"] * 2
+    assert received[0]["position"] < received[1]["position"]
