@@ -111,7 +111,7 @@ def create_app(
             raise RuntimeError("the app's lifespan has not started") from None
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[None]:
         keys = resolve_keys(settings)
         app = await asyncio.to_thread(build_application, settings)
         runtime = importlib.import_module("projections.runtime")
@@ -142,6 +142,7 @@ def create_app(
             feed=feed,
             extras={"runners": runners, "relay": relay},
         )
+        asgi_app.state.services = holder["services"]
         try:
             yield
         finally:

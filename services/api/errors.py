@@ -44,15 +44,11 @@ EXPOSED = (ApiError, DomainError, ConsistencyTimeoutError, InvalidCursorError)
 def should_mask(error: GraphQLError) -> bool:
     """Mask resolver failures that are not one of our typed errors.
 
-    Errors without a path come from parsing, validation or variable coercion (graphql-core's
-    own messages about the request, never about our internals)."""
-    original = error.original_error
-    if original is None:
-        return error.path is not None
-    if isinstance(original, EXPOSED):
+    Errors without a path come from parsing, validation or variable coercion: graphql-core's
+    messages about the request itself, never about our internals."""
+    if error.path is None:
         return False
-    # graphql-core wraps variable/argument coercion failures; they describe the request only
-    return not (error.path is None and isinstance(original, (ValueError, TypeError)))
+    return not isinstance(error.original_error, EXPOSED)
 
 
 def error_code(error: GraphQLError) -> str:

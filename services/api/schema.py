@@ -44,8 +44,7 @@ class OkrSchema(strawberry.Schema):
 
 
 def _expected(error: GraphQLError) -> bool:
-    original = error.original_error
-    return original is None or isinstance(original, EXPOSED) or error.path is None
+    return error.path is None or isinstance(error.original_error, EXPOSED)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -1,0 +1,160 @@
+"""Helpers for API tests: a real uvicorn server (thread or subprocess), a small GraphQL client,
+and tokens. No mocks: requests go over real HTTP and WebSocket connections."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import uvicorn
+
+from servers import free_port, wait_port
+
+SECRET = "test-secret-0123456789-0123456789-0123456789"
+
+
+def token(
+    org: str,
+    user: str = "alice",
+    roles: tuple[str, ...] = ("admin",),
+    *,
+    secret: str = SECRET,
+    ttl: timedelta = timedelta(hours=1),
+    **claims: Any,
+) -> str:
+    now = datetime.now(tz=UTC)
+    body: dict[str, Any] = {"sub": user, "org": org, "roles": list(roles), "iat": now, "exp": now + ttl}
+    body.update(claims)
+    return jwt.encode(body, secret, algorithm="HS256")
+
+
+class GraphQLError(AssertionError):
+    """The response carried top-level errors."""
+
+
+class Client:
+    """A synchronous GraphQL-over-HTTP client for one token."""
+
+    def __init__(self, base_url: str, bearer: str | None) -> None:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+        self.base_url = base_url
+        self.bearer = bearer
+
+    def close(self) -> None:
+        self.http.close()
+
+    def post(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        return self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    def raw(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
+        response = self.post(query, variables, **headers)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def q(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
+        """The data of a query that must succeed without errors."""
+        result = self.raw(query, variables, **headers)
+        if result.get("errors"):
+            raise GraphQLError(json.dumps(result["errors"], indent=1))
+        data: dict[str, Any] = result["data"]
+        return data
+
+    def m(self, name: str, input: dict[str, Any], select: str = "") -> dict[str, Any]:
+        """Runs mutation `name` and returns its payload; fails on payload errors."""
+        query = (
+            f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
+            f"{{ id position warnings errors {{ code message field }} {select} }} }}"
+        )
+        payload: dict[str, Any] = self.q(query, {"input": input})[name]
+        if payload["errors"]:
+            raise GraphQLError(json.dumps(payload["errors"]))
+        return payload
+
+    def m_raw(self, name: str, input: dict[str, Any]) -> dict[str, Any]:
+        query = (
+            f"mutation($input: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $input) "
+            "{ id position errors { code message field } } }"
+        )
+        return self.raw(query, {"input": input})
+
+
+class ThreadedServer:
+    """uvicorn serving an ASGI app from a background thread of this process."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@contextlib.contextmanager
+def server_process(data_dir: Path, **env: str) -> Iterator[str]:
+    """`okr serve` as a subprocess on a free port; yields its base URL."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "OKR_DATA_DIR": str(data_dir),
+        "OKR_JWT_SECRET": SECRET,
+        "OKR_ENVIRONMENT": "test",
+        "OKR_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    log = (data_dir.parent / f"server-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "okr.cli", "serve", "--port", str(port)],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_port("127.0.0.1", port, timeout=60)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/readyz").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server never became ready")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()

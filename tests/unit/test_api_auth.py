@@ -1,0 +1,121 @@
+"""Token checks (no I/O): signature, expiry, algorithm, claims; minting round-trips."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from api.auth import AuthenticationError, JwtKeys, bearer_token, decode_token, mint
+
+SECRET = "s" * 64
+HS = JwtKeys("HS256", SECRET, SECRET)
+
+
+def _claims(**extra: object) -> dict[str, object]:
+    now = datetime.now(tz=UTC)
+    return {"sub": "alice", "org": "acme", "roles": ["lead"], "exp": now + timedelta(hours=1), **extra}
+
+
+def test_minted_token_round_trips() -> None:
+    """mint() then decode_token() gives the same user, org and roles."""
+    principal = decode_token(mint(HS, org="acme", user="alice", roles=["member", "viewer"]), HS)
+    assert (principal.user, principal.org, principal.roles) == (
+        "alice",
+        "acme",
+        frozenset({"member", "viewer"}),
+    )
+    assert principal.request_context().org_id == "acme"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        jwt.encode(_claims(exp=datetime.now(tz=UTC) - timedelta(seconds=5)), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(), "another-secret-of-enough-length-000000", algorithm="HS256"),
+        jwt.encode(_claims(), SECRET, algorithm="HS512"),
+        jwt.encode({k: v for k, v in _claims().items() if k != "org"}, SECRET, algorithm="HS256"),
+        jwt.encode({k: v for k, v in _claims().items() if k != "exp"}, SECRET, algorithm="HS256"),
+        jwt.encode(_claims(org="bad org!"), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(roles=["superuser"]), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(roles=[]), SECRET, algorithm="HS256"),
+        jwt.encode(_claims(sub=""), SECRET, algorithm="HS256"),
+        "",
+        "x" * 10_000,
+    ],
+    ids=[
+        "expired",
+        "other-key",
+        "other-alg",
+        "no-org",
+        "no-exp",
+        "bad-org",
+        "unknown-role",
+        "no-role",
+        "no-sub",
+        "empty",
+        "huge",
+    ],
+)
+def test_untrusted_tokens_are_refused(bad: str) -> None:
+    """Expired, wrongly signed, wrong algorithm, missing or invalid claims: AuthenticationError."""
+    with pytest.raises(AuthenticationError):
+        decode_token(bad, HS)
+
+
+def test_alg_none_is_refused() -> None:
+    """An unsigned token (alg: none) is never accepted."""
+
+    def enc(part: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+    claims = {"sub": "eve", "org": "acme", "roles": ["admin"], "exp": 4102444800}
+    unsigned = f"{enc({'alg': 'none', 'typ': 'JWT'})}.{enc(claims)}."
+    with pytest.raises(AuthenticationError):
+        decode_token(unsigned, HS)
+
+
+def test_rs256_public_key_verifies_and_hs256_with_the_public_key_is_refused() -> None:
+    """RS256: tokens signed by the private key pass; an HS256 token keyed with the public PEM fails."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    keys = JwtKeys("RS256", public_pem, None)
+    assert decode_token(jwt.encode(_claims(), private, algorithm="RS256"), keys).org == "acme"
+    with pytest.raises(AuthenticationError):
+        decode_token(jwt.encode(_claims(), public_pem[:40] * 2, algorithm="HS256"), keys)
+    with pytest.raises(RuntimeError):
+        mint(keys, org="acme", user="alice", roles=["admin"])
+
+
+def test_issuer_and_audience_are_enforced_when_configured() -> None:
+    """With an issuer and audience configured, tokens without them are refused."""
+    keys = JwtKeys("HS256", SECRET, SECRET, issuer="https://idp", audience="okr")
+    assert decode_token(mint(keys, org="acme", user="u", roles=["viewer"]), keys).user == "u"
+    with pytest.raises(AuthenticationError):
+        decode_token(mint(HS, org="acme", user="u", roles=["viewer"]), keys)
+
+
+def test_bearer_header_parsing() -> None:
+    """Only `Bearer <token>` headers are accepted."""
+    assert bearer_token("Bearer abc") == "abc"
+    assert bearer_token("bearer  abc ") == "abc"
+    for bad in (None, "", "Basic abc", "Bearer", "Bearer   "):
+        with pytest.raises(AuthenticationError):
+            bearer_token(bad)
+
+
+def test_mint_refuses_bad_roles_and_orgs() -> None:
+    """Minting checks roles and the org id format."""
+    with pytest.raises(ValueError, match="roles"):
+        mint(HS, org="acme", user="u", roles=["root"])
+    with pytest.raises(ValueError, match="org id"):
+        mint(HS, org="a b", user="u", roles=["admin"])
