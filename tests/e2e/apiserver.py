@@ -158,3 +158,52 @@ def server_process(data_dir: Path, **env: str) -> Iterator[str]:
             process.kill()
             process.wait(5)
         log.close()
+
+
+class Subscription:
+    """One graphql-transport-ws subscription over a real WebSocket."""
+
+    def __init__(
+        self, base_url: str, bearer: str, query: str, variables: dict[str, Any] | None = None
+    ) -> None:
+        from websockets.sync.client import connect
+
+        ws_url = base_url.replace("http://", "ws://") + "/graphql"
+        self.ws = connect(ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        self.ws.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}})
+        )
+        ack = json.loads(self.ws.recv(timeout=10))
+        assert ack["type"] == "connection_ack", ack
+        self.ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+            )
+        )
+
+    def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next result's data (answers pings; fails on errors)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            if message["type"] == "ping":
+                self.ws.send(json.dumps({"type": "pong"}))
+                continue
+            if message["type"] == "next":
+                payload = message["payload"]
+                if payload.get("errors"):
+                    raise GraphQLError(json.dumps(payload["errors"]))
+                data: dict[str, Any] = payload["data"]
+                return data
+            raise GraphQLError(json.dumps(message))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.send(json.dumps({"id": "1", "type": "complete"}))
+        self.ws.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
