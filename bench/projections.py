@@ -1,0 +1,217 @@
+"""Projection throughput and read-your-writes latency, on SQLite and PostgreSQL, in one run.
+
+For each store it writes a log of at least 200,000 events (objectives with thousands of
+check-ins each, plus tasks, saved in large atomic writes so generation is quick), then measures:
+
+1. read-and-decode ceiling: `recorder.select_notifications` in pages of 5,000 plus
+   `mapper.to_domain_event` for every notification — no view work at all;
+2. our rebuild (`projections.replay.rebuild`): all four views (progress, check-ins, alignment,
+   audit) from position 0 into scratch tables, 5,000 events per transaction, then the swap with
+   index creation — the whole thing timed;
+3. one commit per event (what eventsourcing's ProjectionRunner does: one transaction and one
+   tracking record per event) with the same projection code on the same log — on a prefix of it
+   (`--per-event-sample`, default 10,000 events), since the full log would take minutes;
+4. commit-to-visible latency: single `check_in` commands with the runners live; from the moment
+   the application reports the commit (a commit listener registered before the runners') until
+   `wait_for(position)` returns.
+
+Run:  python bench/projections.py [--events 200000] [--stores sqlite,postgres]
+PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/servers.py). Prints a table;
+the last line is one JSON object. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file is named like the package it measures: keep bench/ off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import psycopg  # noqa: E402
+
+from okr.application import OkrApplication, system_context  # noqa: E402
+from okr.domain import Task, request_context  # noqa: E402
+from okr.settings import Settings  # noqa: E402
+from okr.wiring import build_application  # noqa: E402
+from projections._db import Database  # noqa: E402
+from projections.replay import _drop_scratch, rebuild  # noqa: E402
+from projections.runner import Projector, ensure_schema  # noqa: E402
+from projections.runtime import start_runners  # noqa: E402
+from projections.views import make_views  # noqa: E402
+
+CHECK_INS_PER_SAVE = 1_000
+
+
+def generate(app: OkrApplication, org: str, events: int) -> int:
+    """Writes at least `events` events; returns the log's last position."""
+    with request_context(system_context(org, "bench")):
+        cycle = app.schedule_cycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+        app.start_cycle(cycle)
+        team = app.create_team(name="Bench").id
+        i = 0
+        while app.max_position() < events:
+            o = app.draft_objective(cycle_id=cycle, title=f"Objective {i}", team_id=team).id
+            krs = [
+                app.add_key_result(o, title=f"KR {k}", kind="NUMERIC", start=0, target=10_000).id
+                for k in range(3)
+            ]
+            app.activate_objective(o)
+            tasks = [
+                Task.create(title=f"task {t}", key_result_id=krs[t % 3], objective_id=o, cycle_id=cycle)
+                for t in range(200)
+            ]
+            app.save(*tasks)
+            for chunk in range(5):
+                objective = app.get_objective(o)
+                for n in range(CHECK_INS_PER_SAVE):
+                    objective.check_in(krs[n % 3], float(chunk * CHECK_INS_PER_SAVE + n), 0.8)
+                app.save(objective)
+            i += 1
+    return app.max_position()
+
+
+def read_and_decode(app: OkrApplication, top: int) -> float:
+    t0 = time.perf_counter()
+    start, n = 1, 0
+    while True:
+        batch = app.recorder.select_notifications(start, 5_000)
+        if not batch:
+            break
+        for notification in batch:
+            app.mapper.to_domain_event(notification)
+        n += len(batch)
+        start = batch[-1].id + 1
+    elapsed = time.perf_counter() - t0
+    assert n == top, (n, top)
+    return n / elapsed
+
+
+def our_rebuild(app: OkrApplication, db: Database, top: int) -> float:
+    views = make_views()
+    t0 = time.perf_counter()
+    positions = rebuild(db, app, views)
+    elapsed = time.perf_counter() - t0
+    assert set(positions.values()) == {top}, positions
+    return top / elapsed
+
+
+def one_commit_per_event(app: OkrApplication, db: Database, sample: int) -> float:
+    views = make_views()
+    _drop_scratch(db, views)
+    ensure_schema(db, views, scratch=True)
+    projector = Projector(db, app, views, scratch=True)
+    projector.load_positions()
+    t0 = time.perf_counter()
+    done = 0
+    while done < sample and projector.process(1):
+        done += 1
+    elapsed = time.perf_counter() - t0
+    _drop_scratch(db, views)
+    return done / elapsed
+
+
+def commit_to_visible(settings: Settings, app: OkrApplication, org: str, n: int) -> tuple[float, float]:
+    committed: dict[int, float] = {}
+    app.add_commit_listener(lambda position: committed.__setitem__(position, time.perf_counter()))
+    handle = start_runners(settings, app)
+    rm = handle.read_model
+    try:
+        with request_context(system_context(org, "bench")):
+            cycle = app.schedule_cycle(name="latency", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+            app.start_cycle(cycle)
+            o = app.draft_objective(cycle_id=cycle, title="Latency").id
+            kr = app.add_key_result(o, title="n", kind="NUMERIC", start=0, target=1e6).id
+            r = app.activate_objective(o)
+            rm.wait_for(r.position, 60)
+            samples = []
+            for i in range(n):
+                position = app.check_in(kr, value=float(i)).position
+                rm.wait_for(position, 10)
+                samples.append(time.perf_counter() - committed[position])
+        samples.sort()
+        return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
+    finally:
+        handle.stop()
+
+
+@contextlib.contextmanager
+def store(name: str, tmp: Path) -> Iterator[Settings]:
+    if name == "sqlite":
+        yield Settings(data_dir=tmp / "sqlite", aggregate_cache_size=1000)
+        return
+    from servers import postgres_server
+
+    with postgres_server() as url:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield Settings(
+                database_url=url, database_schema=schema, data_dir=tmp / "pg", aggregate_cache_size=1000
+            )
+        finally:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--per-event-sample", type=int, default=10_000)
+    parser.add_argument("--latency-samples", type=int, default=500)
+    args = parser.parse_args()
+    results: dict[str, Any] = {"events_min": args.events}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for name in args.stores.split(","):
+            with store(name, Path(tmpdir)) as settings:
+                app = build_application(settings)
+                db = Database(settings)
+                t0 = time.perf_counter()
+                top = generate(app, "bench", args.events)
+                gen = time.perf_counter() - t0
+                print(f"[{name}] generated {top:,} events in {gen:.1f}s", flush=True)
+                ceiling = read_and_decode(app, top)
+                print(f"[{name}] read+decode ceiling   {ceiling:>10,.0f} events/s", flush=True)
+                ours = our_rebuild(app, db, top)
+                print(f"[{name}] our rebuild (4 views) {ours:>10,.0f} events/s", flush=True)
+                per_event = one_commit_per_event(app, db, args.per_event_sample)
+                print(f"[{name}] one commit per event  {per_event:>10,.0f} events/s", flush=True)
+                p50, p99 = commit_to_visible(settings, app, "latency", args.latency_samples)
+                print(f"[{name}] commit-to-visible     p50 {p50:.2f} ms  p99 {p99:.2f} ms", flush=True)
+                print(
+                    f"[{name}] rebuild / one-commit-per-event = {ours / per_event:.1f}x (goal >= 10x); "
+                    f"rebuild / read+decode = {ours / ceiling:.0%} (goal >= 40%)",
+                    flush=True,
+                )
+                results[name] = {
+                    "events": top,
+                    "generate_s": round(gen, 1),
+                    "read_decode_eps": round(ceiling),
+                    "rebuild_eps": round(ours),
+                    "one_commit_per_event_eps": round(per_event),
+                    "rebuild_vs_per_event": round(ours / per_event, 1),
+                    "rebuild_vs_ceiling": round(ours / ceiling, 3),
+                    "commit_to_visible_p50_ms": round(p50, 2),
+                    "commit_to_visible_p99_ms": round(p99, 2),
+                }
+                db.close()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
