@@ -62,7 +62,7 @@ async def _read_subject(nats_url: str, stream: str, subject: str, expect: int, t
         while asyncio.get_running_loop().time() < deadline:
             try:
                 batch = await sub.fetch(500, timeout=0.3)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats.errors.TimeoutError is one, and fetch raises both
                 if len(messages) >= expect:
                     break
                 continue
