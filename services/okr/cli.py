@@ -25,6 +25,9 @@ def command(
 def _serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="bind address (default OKR_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default OKR_PORT, 8000)")
+    p.add_argument(
+        "--no-projections", action="store_true", help="do not run the view runners here (`okr project` does)"
+    )
 
 
 @command("token", "mint a JWT for a user of an org", "api.serve:mint_token")
@@ -38,6 +41,9 @@ def _token(p: argparse.ArgumentParser) -> None:
 @command("demo", "load a realistic example org (support + growth teams)", "api.demo:run")
 def _demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--org", default="demo")
+    p.add_argument("--objectives", type=int, default=0, help="add a synthetic team with N objectives")
+    p.add_argument("--key-results", type=int, default=4, help="key results per synthetic objective")
+    p.add_argument("--tasks", type=int, default=0, help="tasks per synthetic key result")
 
 
 @command("project", "run projection runners as a worker process", "projections.worker:run")
