@@ -1,0 +1,422 @@
+"""Append ceilings of one event log: eventsourcing on PostgreSQL (1, 2, 4, 8 threads) vs SQLite.
+
+eventsourcing 9.5.6 takes `LOCK TABLE <events> IN EXCLUSIVE MODE` in every insert transaction
+and holds it through COMMIT (WAL flush included), so all appends to one application's table are
+serialised: once the lock is busy, more writer threads only queue on it. This script shows it
+against baselines measured in the same run:
+
+1. raw appends through eventsourcing's PostgreSQL recorder (one event per transaction) with
+   1, 2, 4 and 8 threads, sampling `pg_locks` for sessions waiting on the table lock;
+2. the same rows INSERTed into a plain table with the same keys but no table lock (what the
+   server itself could do: group commit lets concurrent committers share a WAL flush);
+3. the same 8 threads appending to two *separate* logs (two schemas = two shards): the lock
+   is per table, so the queue on each lock halves;
+4. the real command path (`OkrApplication.check_in`, one key result per thread, aggregate cache
+   on) on PostgreSQL with 1, 2, 4 threads and on SQLite with 1 and 2;
+5. raw SQLite appends (one file, one writer at a time).
+
+Run:  python bench/pg_append_ceiling.py [--seconds 2]
+(uses OKR_TEST_DATABASE_URL when set, else a throwaway PostgreSQL cluster; prints a table and,
+last, one JSON line). Not a test; figures are noisy on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "services"))
+
+from okr.application import OkrApplication, system_context  # noqa: E402
+from okr.domain import request_context  # noqa: E402
+from okr.settings import Settings  # noqa: E402
+from okr.wiring import build_application  # noqa: E402
+from servers import postgres_server  # noqa: E402
+
+STATE = json.dumps(
+    {
+        "org_id": "bench",
+        "actor": "bench-user",
+        "correlation_id": str(uuid.uuid4()),
+        "causation_id": str(uuid.uuid4()),
+        "value": 370.0,
+        "value_before": 360.0,
+        "confidence": 0.8,
+        "note": "weekly check-in " + "x" * 120,
+        "timestamp": "2026-11-25T20:00:00+00:00",
+    }
+).encode()
+
+
+@dataclass
+class Result:
+    label: str
+    threads: int
+    count: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def row(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms)
+        p50 = statistics.median(lat) if lat else 0.0
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else 0.0
+        return {
+            "label": self.label,
+            "threads": self.threads,
+            "events_per_s": round(self.rate, 1),
+            "p50_ms": round(p50, 2),
+            "p99_ms": round(p99, 2),
+            **self.extra,
+        }
+
+
+def run_threads(
+    label: str, threads: int, seconds: float, make_worker: Callable[[int], Callable[[], None]]
+) -> Result:
+    """Runs `threads` workers, each calling its operation in a loop for `seconds`; counts operations."""
+    workers = [make_worker(i) for i in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+    stop = threading.Event()
+    counts = [0] * threads
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors: list[BaseException] = []
+
+    def loop(i: int) -> None:
+        op = workers[i]
+        barrier.wait()
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                op()
+                latencies[i].append((time.perf_counter() - t0) * 1000)
+                counts[i] += 1
+        except BaseException as exc:  # reported below; a benchmark must not hide a failure
+            errors.append(exc)
+            stop.set()
+
+    pool = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"{label}: a worker failed") from errors[0]
+    return Result(label, threads, sum(counts), elapsed, [x for lat in latencies for x in lat])
+
+
+def measure(
+    label: str,
+    threads: int,
+    seconds: float,
+    make_worker: Callable[[int], Callable[[], None]],
+    *,
+    repeat: int,
+    sampler: Callable[[], contextlib.AbstractContextManager[dict[str, float]]] | None = None,
+) -> Result:
+    """`repeat` runs of run_threads (each with its own lock sampling); the median-rate run, all rates."""
+    runs: list[Result] = []
+    for _ in range(repeat):
+        with sampler() if sampler is not None else contextlib.nullcontext({}) as stats:
+            result = run_threads(label, threads, seconds, make_worker)
+        result.extra.update(stats)
+        runs.append(result)
+    runs.sort(key=lambda r: r.rate)
+    chosen = runs[len(runs) // 2]
+    chosen.extra["runs"] = [round(r.rate, 1) for r in runs]
+    return chosen
+
+
+@contextlib.contextmanager
+def lock_sampler(url: str, schemas: list[str], table: str) -> Iterator[dict[str, float]]:
+    """Samples pg_locks every 20 ms: how many sessions wait for a lock on `table` in `schemas`."""
+    stats: dict[str, float] = {}
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = ANY(%s) AND c.relname = %s AND NOT l.granted",
+                    (schemas, table),
+                ).fetchone()
+                samples.append(int(row[0]) if row else 0)
+                time.sleep(0.02)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield stats
+    finally:
+        stop.set()
+        thread.join()
+        stats["lock_waiters_avg"] = round(statistics.fmean(samples), 2) if samples else 0.0
+        stats["lock_waiters_max"] = max(samples, default=0)
+
+
+def fresh_schema(url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    return name
+
+
+def pg_app(url: str, schema: str, pool: int = 8) -> OkrApplication:
+    settings = Settings(
+        database_url=url, database_schema=schema, pool_size=pool, data_dir=Path(tempfile.mkdtemp())
+    )
+    return build_application(settings)
+
+
+def raw_append(app: OkrApplication) -> Callable[[int], Callable[[], None]]:
+    def make(_: int) -> Callable[[], None]:
+        def op() -> None:
+            event = StoredEvent(
+                originator_id=uuid.uuid4(), originator_version=1, topic="bench:Appended", state=STATE
+            )
+            app.recorder.insert_events([event])
+
+        return op
+
+    return make
+
+
+def plain_insert(
+    url: str, schema: str, conns: list[psycopg.Connection[Any]]
+) -> Callable[[int], Callable[[], None]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE TABLE {schema}.plain_events (notification_id bigserial PRIMARY KEY,"
+            " originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text NOT NULL,"
+            " state bytea NOT NULL, UNIQUE (originator_id, originator_version))"
+        )
+
+    def make(_: int) -> Callable[[], None]:
+        conn = psycopg.connect(url)
+        conns.append(conn)
+
+        def op() -> None:
+            with conn.transaction():
+                conn.execute(
+                    f"INSERT INTO {schema}.plain_events (originator_id, originator_version, topic, state)"
+                    " VALUES (%s, 1, %s, %s)",
+                    (uuid.uuid4(), "bench:Appended", STATE),
+                )
+
+        return op
+
+    return make
+
+
+def check_in_workers(app: OkrApplication, org: str, threads: int) -> Callable[[int], Callable[[], None]]:
+    """One active objective with one key result per thread, so threads never conflict on an aggregate."""
+    ctx = system_context(org, "bench-user")
+    krs: list[str] = []
+    with request_context(ctx):
+        today = date.today()
+        cycle = app.schedule_cycle(
+            name="bench", start=today - timedelta(days=10), end=today + timedelta(days=80)
+        )
+        app.start_cycle(cycle.id)
+        for i in range(threads):
+            objective = app.draft_objective(cycle_id=cycle.id, title=f"Bench objective {i}")
+            kr = app.add_key_result(objective.id, title=f"Bench KR {i}", kind="NUMERIC", start=0, target=1e9)
+            app.activate_objective(objective.id)
+            krs.append(str(kr.id))
+
+    def make(i: int) -> Callable[[], None]:
+        counter = iter(range(1, 10**9))
+
+        def op() -> None:
+            with request_context(ctx):
+                app.check_in(krs[i], value=float(next(counter)), confidence=0.8, note="bench")
+
+        return op
+
+    return make
+
+
+def log_count(app: OkrApplication) -> int:
+    return app.max_position()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="duration of each run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is reported")
+    args = parser.parse_args()
+    seconds: float = args.seconds
+    repeat: int = args.repeat
+    results: list[Result] = []
+
+    with postgres_server() as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            pg_settings = {
+                name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
+            }
+        print(
+            f"PostgreSQL {pg_settings}  cores={os.cpu_count()}  median of {repeat} x {seconds:.1f} s per cell"
+        )
+
+        # 1. eventsourcing raw appends (table lock) with 1, 2, 4 threads.
+        schema = fresh_schema(url)
+        app = pg_app(url, schema)
+        for threads in (1, 2, 4, 8):
+            results.append(
+                measure(
+                    "pg eventsourcing append",
+                    threads,
+                    seconds,
+                    raw_append(app),
+                    repeat=repeat,
+                    sampler=lambda s=schema: lock_sampler(url, [s], "okr_events"),
+                )
+            )
+        app.close()
+
+        # 2. plain INSERT baseline (no table lock), same row shape, same one-row transactions.
+        schema = fresh_schema(url)
+        for threads in (1, 2, 4, 8):
+            conns: list[psycopg.Connection[Any]] = []
+            results.append(
+                measure(
+                    "pg plain insert (no lock)",
+                    threads,
+                    seconds,
+                    plain_insert(url, schema, conns),
+                    repeat=repeat,
+                )
+            )
+            for conn in conns:
+                conn.close()
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"DROP TABLE {schema}.plain_events")
+
+        # 3. shards: the lock is per log table. The same 8 writer threads split over two logs
+        #    (two schemas = two shards, two tables, two locks).
+        shard_schemas = [fresh_schema(url), fresh_schema(url)]
+        shards = [pg_app(url, schema) for schema in shard_schemas]
+
+        def shard_worker(i: int) -> Callable[[], None]:
+            return raw_append(shards[i % 2])(i)
+
+        results.append(
+            measure(
+                "pg 2 logs (shards)",
+                8,
+                seconds,
+                shard_worker,
+                repeat=repeat,
+                sampler=lambda: lock_sampler(url, shard_schemas, "okr_events"),
+            )
+        )
+        for shard in shards:
+            shard.close()
+
+        # 4. the command path on PostgreSQL.
+        for threads in (1, 2, 4):
+            app = pg_app(url, fresh_schema(url))
+            workers = check_in_workers(app, f"b{threads}", threads)
+            results.append(measure("pg check_in command", threads, seconds, workers, repeat=repeat))
+            app.close()
+
+    # 5. SQLite: raw appends and the command path.
+    for threads in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            app = build_application(Settings(data_dir=Path(tmp)))
+            results.append(
+                measure("sqlite eventsourcing append", threads, seconds, raw_append(app), repeat=repeat)
+            )
+            app.close()
+    for threads in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            app = build_application(Settings(data_dir=Path(tmp)))
+            results.append(
+                measure(
+                    "sqlite check_in command",
+                    threads,
+                    seconds,
+                    check_in_workers(app, "s", threads),
+                    repeat=repeat,
+                )
+            )
+            app.close()
+
+    rows = [r.row() for r in results]
+    print(
+        f"{'measurement':32} {'thr':>3} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+        "  lock waiters avg/max  runs (events/s)"
+    )
+    for row in rows:
+        waiters = f"{row['lock_waiters_avg']}/{row['lock_waiters_max']}" if "lock_waiters_avg" in row else ""
+        print(
+            f"{row['label']:32} {row['threads']:>3} {row['events_per_s']:>9.1f} {row['p50_ms']:>7.2f}"
+            f" {row['p99_ms']:>7.2f}  {waiters:20} {row['runs']}"
+        )
+
+    def rate(label: str, threads: int) -> float:
+        return next(r.rate for r in results if r.label == label and r.threads == threads)
+
+    es1 = rate("pg eventsourcing append", 1)
+    summary = {
+        "bench": "pg_append_ceiling",
+        "seconds_per_run": seconds,
+        "repeat": repeat,
+        "postgres": pg_settings,
+        "pg_append_1": round(es1, 1),
+        "pg_append_2": round(rate("pg eventsourcing append", 2), 1),
+        "pg_append_4": round(rate("pg eventsourcing append", 4), 1),
+        "pg_append_8": round(rate("pg eventsourcing append", 8), 1),
+        "pg_append_8_over_1": round(rate("pg eventsourcing append", 8) / es1, 2),
+        "pg_plain_8": round(rate("pg plain insert (no lock)", 8), 1),
+        "pg_plain_over_append_at_8": round(
+            rate("pg plain insert (no lock)", 8) / rate("pg eventsourcing append", 8), 2
+        ),
+        "pg_2_logs_8": round(rate("pg 2 logs (shards)", 8), 1),
+        "pg_2_logs_over_1_log_at_8": round(
+            rate("pg 2 logs (shards)", 8) / rate("pg eventsourcing append", 8), 2
+        ),
+        "pg_check_in_1": round(rate("pg check_in command", 1), 1),
+        "pg_check_in_4": round(rate("pg check_in command", 4), 1),
+        "sqlite_append_1": round(rate("sqlite eventsourcing append", 1), 1),
+        "sqlite_check_in_1": round(rate("sqlite check_in command", 1), 1),
+        "sqlite_over_pg_append": round(rate("sqlite eventsourcing append", 1) / es1, 2),
+        "rows": rows,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
