@@ -33,6 +33,12 @@ class Tx(Protocol):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None: ...
+
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
     def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
@@ -43,6 +49,15 @@ class _SqliteTx:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        marks = ", ".join("?" for _ in columns)
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        self.executemany(upsert_sql(table, columns, key, 1, "?"), rows)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.conn.execute(sql, params)
@@ -70,11 +85,41 @@ def _pg(sql: str) -> str:
     return converted
 
 
+def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], n_rows: int, mark: str) -> str:
+    row = "(" + ", ".join(mark for _ in columns) + ")"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(row for _ in range(n_rows))} "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+
+
+PG_UPSERT_CHUNK = 500
+
+
 class _PgTx:
     dialect = "postgres"
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY: the fastest way into PostgreSQL for append-only rows."""
+        if not rows:
+            return
+        with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def upsert_rows(
+        self, table: str, columns: Sequence[str], key: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Multi-row INSERT ... ON CONFLICT statements (one round trip per chunk)."""
+        with self.conn.cursor() as cur:
+            for i in range(0, len(rows), PG_UPSERT_CHUNK):
+                chunk = rows[i : i + PG_UPSERT_CHUNK]
+                params = [value for row in chunk for value in row]
+                cur.execute(upsert_sql(table, columns, key, len(chunk), "%s"), params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.conn.execute(_pg(sql), params, prepare=False)

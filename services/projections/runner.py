@@ -73,7 +73,7 @@ def ensure_schema(db: Database, views: Sequence[View], scratch: bool = False, in
         for view in views:
             for table in view.tables:
                 physical = table.physical(scratch)
-                tx.execute(table.create_sql(physical))
+                tx.execute(table.create_sql(physical, tx.dialect))
                 if indexes and not scratch:
                     for sql in table.index_sql(physical):
                         tx.execute(sql)

@@ -27,16 +27,37 @@ BASE_FIELDS = frozenset(
 )
 
 
+_last_ts: tuple[datetime | None, int] = (None, 0)
+
+
 def to_micros(ts: datetime) -> int:
-    return (ts - EPOCH) // _MICRO
+    """Microseconds since the epoch (memoised for the last instant: one event, several views)."""
+    global _last_ts
+    last = _last_ts  # one read: another thread may replace the tuple, never half of it
+    if ts is last[0]:
+        return last[1]
+    us = (ts - EPOCH) // _MICRO
+    _last_ts = (ts, us)
+    return us
 
 
 def from_micros(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+_SID_CACHE: dict[Any, str] = {}
+
+
 def sid(value: UUID | str | None) -> str | None:
-    return None if value is None else str(value)
+    """Text form of an id (cached: str(UUID) is slow and the same ids recur in every batch)."""
+    if value is None:
+        return None
+    text = _SID_CACHE.get(value)
+    if text is None:
+        if len(_SID_CACHE) > 200_000:
+            _SID_CACHE.clear()
+        text = _SID_CACHE[value] = str(value)
+    return text
 
 
 def payload_of(event: Any) -> dict[str, Any]:
@@ -45,7 +66,7 @@ def payload_of(event: Any) -> dict[str, Any]:
 
 
 def dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
+    return orjson.dumps(value, default=str).decode()
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -65,9 +86,16 @@ class Table:
     def physical(self, scratch: bool = False) -> str:
         return f"proj_{self.name}__scratch" if scratch else f"proj_{self.name}"
 
-    def create_sql(self, physical: str) -> str:
+    def create_sql(self, physical: str, dialect: str = "postgres") -> str:
+        if dialect == "sqlite" and len(self.key) == 1 and dict(self.columns)[self.key[0]] == INT:
+            # SQLite: an INTEGER PRIMARY KEY is the rowid itself (no second B-tree to maintain).
+            cols = ", ".join(
+                f"{c} INTEGER PRIMARY KEY" if c == self.key[0] else f"{c} {t}" for c, t in self.columns
+            )
+            return f"CREATE TABLE IF NOT EXISTS {physical} ({cols})"
         cols = ", ".join(f"{c} {t}" for c, t in self.columns)
-        return f"CREATE TABLE IF NOT EXISTS {physical} ({cols}, PRIMARY KEY ({', '.join(self.key)}))"
+        suffix = " WITHOUT ROWID" if dialect == "sqlite" else ""
+        return f"CREATE TABLE IF NOT EXISTS {physical} ({cols}, PRIMARY KEY ({', '.join(self.key)})){suffix}"
 
     def index_sql(self, physical: str) -> list[str]:
         """Index names follow the live table name (created after a swap on rebuilt tables)."""
@@ -222,7 +250,7 @@ POSITIONS_SQL = (
 class Rows:
     """Write-back cache of one table within one batch: get/put/delete by key, append-only rows."""
 
-    __slots__ = ("_appends", "_cache", "_deleted", "_dirty", "_select", "physical", "table", "tx")
+    __slots__ = ("_appends", "_cache", "_deleted", "_dirty", "_key_idx", "_select", "physical", "table", "tx")
 
     def __init__(self, tx: Tx, table: Table, physical: str) -> None:
         self.tx = tx
@@ -232,6 +260,7 @@ class Rows:
         self._dirty: set[tuple[Any, ...]] = set()
         self._deleted: set[tuple[Any, ...]] = set()
         self._appends: list[tuple[Any, ...]] = []
+        self._key_idx = [table.column_names.index(k) for k in table.key]
         where = " AND ".join(f"{k} = ?" for k in table.key)
         self._select = f"SELECT {', '.join(table.column_names)} FROM {physical} WHERE {where}"
 
@@ -264,23 +293,16 @@ class Rows:
         if self._deleted:
             where = " AND ".join(f"{k} = ?" for k in t.key)
             self.tx.executemany(f"DELETE FROM {self.physical} WHERE {where}", sorted(self._deleted))
-        marks = ", ".join("?" for _ in cols)
         if self._dirty:
-            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in t.key)
-            sql = (
-                f"INSERT INTO {self.physical} ({', '.join(cols)}) VALUES ({marks}) "
-                f"ON CONFLICT ({', '.join(t.key)}) DO UPDATE SET {updates}"
-            )
             rows = []
             for key in self._dirty:
                 row = self._cache[key]
                 assert row is not None
                 rows.append(tuple(row[c] for c in cols))
-            self.tx.executemany(sql, rows)
+            rows.sort(key=lambda r: tuple(r[i] for i in self._key_idx))  # stable lock order
+            self.tx.upsert_rows(self.physical, cols, t.key, rows)
         if self._appends:
-            self.tx.executemany(
-                f"INSERT INTO {self.physical} ({', '.join(cols)}) VALUES ({marks})", self._appends
-            )
+            self.tx.insert_rows(self.physical, cols, self._appends)
         self._cache.clear()
         self._dirty.clear()
         self._deleted.clear()
@@ -317,7 +339,7 @@ class View:
 def _cycle_scheduled(e: Any, pos: int, r: dict[str, Rows]) -> None:
     r["cycles"].put(
         {
-            "id": str(e.originator_id),
+            "id": sid(e.originator_id),
             "org": e.org_id,
             "name": e.name,
             "start_date": e.start,
@@ -329,9 +351,10 @@ def _cycle_scheduled(e: Any, pos: int, r: dict[str, Rows]) -> None:
 
 def _cycle_state(state: str) -> Handler:
     def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
-        row = r["cycles"].get(str(e.originator_id))
+        row = r["cycles"].get(sid(e.originator_id))
         if row is not None:
-            r["cycles"].put({**row, "state": state})
+            row["state"] = state
+            r["cycles"].put(row)
 
     return handle
 
@@ -339,7 +362,7 @@ def _cycle_state(state: str) -> Handler:
 def _team_created(e: Any, pos: int, r: dict[str, Rows]) -> None:
     r["teams"].put(
         {
-            "id": str(e.originator_id),
+            "id": sid(e.originator_id),
             "org": e.org_id,
             "name": e.name,
             "parent_team_id": sid(e.parent_team_id),
@@ -350,9 +373,8 @@ def _team_created(e: Any, pos: int, r: dict[str, Rows]) -> None:
 
 def _team_change(change: Callable[[dict[str, Any], Any], None]) -> Handler:
     def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
-        row = r["teams"].get(str(e.originator_id))
+        row = r["teams"].get(sid(e.originator_id))
         if row is not None:
-            row = dict(row)
             change(row, e)
             r["teams"].put(row)
 
@@ -379,7 +401,7 @@ def _objective_drafted(e: Any, pos: int, r: dict[str, Rows]) -> None:
     ts = to_micros(e.timestamp)
     r["objectives"].put(
         {
-            "id": str(e.originator_id),
+            "id": sid(e.originator_id),
             "org": e.org_id,
             "cycle_id": sid(e.cycle_id),
             "team_id": sid(e.team_id),
@@ -410,10 +432,9 @@ def _objective_event(change: Callable[[dict[str, Any], Any, dict[str, Rows], int
     """Every objective event touches the objective row (updated_at, version)."""
 
     def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
-        row = r["objectives"].get(str(e.originator_id))
+        row = r["objectives"].get(sid(e.originator_id))
         if row is None:
             return
-        row = dict(row)
         row["updated_at"] = to_micros(e.timestamp)
         row["version"] = e.originator_version
         if change is not None:
@@ -455,9 +476,9 @@ def _carried_over(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> 
 def _kr_added(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
     r["key_results"].put(
         {
-            "id": str(e.key_result_id),
+            "id": sid(e.key_result_id),
             "org": e.org_id,
-            "objective_id": str(e.originator_id),
+            "objective_id": sid(e.originator_id),
             "title": e.title,
             "kind": e.kind,
             "direction": e.direction,
@@ -484,9 +505,8 @@ _KR_RENAMES = {"start": "start_value", "current": "current_value"}
 
 def _kr_change(change: Callable[[dict[str, Any], Any], None]) -> Callable[..., None]:
     def apply(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
-        kr = r["key_results"].get(str(e.key_result_id))
+        kr = r["key_results"].get(sid(e.key_result_id))
         if kr is not None:
-            kr = dict(kr)
             change(kr, e)
             r["key_results"].put(kr)
 
@@ -514,11 +534,11 @@ def _kr_scored(kr: dict[str, Any], e: Any) -> None:
 
 
 def _kr_removed(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
-    r["key_results"].delete(str(e.key_result_id))
+    r["key_results"].delete(sid(e.key_result_id))
 
 
 def _kr_task_recorded(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
-    kr_id, task_id = str(e.key_result_id), str(e.task_id)
+    kr_id, task_id = sid(e.key_result_id), sid(e.task_id)
     if e.weight is None:
         r["kr_tasks"].delete(kr_id, task_id)
     else:
@@ -565,8 +585,8 @@ def _check_in_row(e: Any, pos: int, r: dict[str, Rows]) -> None:
         (
             pos,
             e.org_id,
-            str(e.key_result_id),
-            str(e.originator_id),
+            sid(e.key_result_id),
+            sid(e.originator_id),
             float(e.value_before),
             float(e.value),
             None if e.confidence is None else float(e.confidence),
@@ -589,7 +609,7 @@ def _task_created(e: Any, pos: int, r: dict[str, Rows]) -> None:
     ts = to_micros(e.timestamp)
     r["tasks"].put(
         {
-            "id": str(e.originator_id),
+            "id": sid(e.originator_id),
             "org": e.org_id,
             "title": e.title,
             "description": e.description,
@@ -609,10 +629,9 @@ def _task_created(e: Any, pos: int, r: dict[str, Rows]) -> None:
 
 def _task_event(change: Callable[[dict[str, Any], Any], None]) -> Handler:
     def handle(e: Any, pos: int, r: dict[str, Rows]) -> None:
-        row = r["tasks"].get(str(e.originator_id))
+        row = r["tasks"].get(sid(e.originator_id))
         if row is None:
             return
-        row = dict(row)
         row["updated_at"] = to_micros(e.timestamp)
         change(row, e)
         r["tasks"].put(row)
@@ -679,7 +698,7 @@ def _audit_row(e: Any, pos: int, r: dict[str, Rows]) -> None:
             e.org_id,
             to_micros(e.timestamp),
             aggregate_type,
-            str(e.originator_id),
+            sid(e.originator_id),
             e.originator_version,
             qualname,
             event_name,
