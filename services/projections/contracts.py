@@ -17,6 +17,7 @@ The NATS subject is ``<prefix>.<org>.<aggregate>.<Event>`` (prefix ``okr``; ever
 sanitised to ``[A-Za-z0-9_-]``), so consumers can filter per org (``okr.acme.>``), per aggregate
 (``okr.acme.objective.>``) or per event type (``okr.*.task.Completed``).
 
+``export_contracts(schema_dir)`` writes both (``diff_contracts`` checks both);
 ``export_event_schemas(dir)`` writes one JSON Schema (Draft 2020-12) per CloudEvent type,
 generated from the event classes' dataclass fields and type hints; ``diff_event_schemas(dir)``
 lists where the files and the code disagree (the contract test and ``okr export-schema --check``
@@ -58,8 +59,10 @@ __all__ = [
     "cloudevent",
     "contract_for_topic",
     "contracts",
+    "diff_contracts",
     "diff_event_schemas",
     "event_schema",
+    "export_contracts",
     "export_event_schemas",
     "is_public_topic",
     "sanitize_token",
@@ -387,3 +390,19 @@ def diff_event_schemas(out_dir: Path) -> list[str]:
         if path.name not in expected:
             problems.append(f"{path}: no event class publishes this type any more")
     return problems
+
+
+def export_contracts(schema_dir: Path) -> list[Path]:
+    """Writes `<schema_dir>/events/*.json` and `<schema_dir>/asyncapi.yaml`; returns the paths."""
+    from projections.contracts_asyncapi import export_asyncapi
+
+    paths = export_event_schemas(schema_dir / "events")
+    paths.append(export_asyncapi(schema_dir / "asyncapi.yaml"))
+    return paths
+
+
+def diff_contracts(schema_dir: Path) -> list[str]:
+    """Every difference between the code and `<schema_dir>/events/*.json` + `asyncapi.yaml`."""
+    from projections.contracts_asyncapi import diff_asyncapi
+
+    return diff_event_schemas(schema_dir / "events") + diff_asyncapi(schema_dir / "asyncapi.yaml")
