@@ -188,7 +188,8 @@ def test_every_pod_reads_the_config_map_and_secret_that_exist() -> None:
 def test_api_probes_healthz_and_readyz_on_its_port() -> None:
     """The API's liveness probe is /healthz and its readiness probe /readyz, on the named http port."""
     (container,) = pod_specs()["okr-api"]["containers"]
-    assert container["args"] == ["serve"]
+    assert container["args"] == ["serve", "--no-projections"]
+    assert {"name": "OKR_NATS_URL", "value": ""} in container["env"], "no second relay inside API pods"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -252,7 +253,9 @@ def test_compose_topology() -> None:
     assert {"postgres", "nats", "api", "projector", "relay"} <= set(services)
     assert "--jetstream" in services["nats"]["command"]
     assert services["api"]["deploy"]["replicas"] == 2
-    assert services["api"]["command"] == ["serve"]
+    assert services["api"]["command"] == ["serve", "--no-projections"]
+    assert "OKR_NATS_URL" not in services["api"]["environment"], "no second relay inside the APIs"
+    assert services["relay"]["environment"]["OKR_NATS_URL"] == "nats://nats:4222"
     assert services["projector"]["command"] == ["project"]
     assert services["relay"]["command"] == ["relay"]
     for name in ("postgres", "nats", "api"):
@@ -283,13 +286,14 @@ def test_compose_secrets_come_from_the_env_file() -> None:
 
 
 def test_deploy_files_only_run_okr_commands_that_exist() -> None:
-    """serve/project/relay used by compose and k8s are registered `okr` sub-commands."""
-    used = {compose()["services"][name]["command"][0] for name in ("api", "projector", "relay")}
+    """Every okr command line in compose and k8s parses with the real `okr` CLI (commands and options)."""
+    command_lines = [compose()["services"][name]["command"] for name in ("api", "projector", "relay")]
     for spec in pod_specs().values():
-        for container in spec["containers"]:
-            used.update(container.get("args", [])[:1])
-    assert used == {"serve", "project", "relay"}
-    assert used <= set(cli._COMMANDS)
+        command_lines += [c["args"] for c in spec["containers"] if "args" in c]
+    parser = cli.build_parser(cli._COMMANDS)
+    for args in command_lines:
+        parser.parse_args(args)  # exits (SystemExit) on an unknown command or option
+    assert {args[0] for args in command_lines} == {"serve", "project", "relay"}
 
 
 def test_schema_bootstrap_snippet_creates_the_event_store(tmp_path: Path) -> None:
