@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import queue
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -60,63 +58,19 @@ def build_scratch(
     projector = Projector(db, app, views, scratch=True)
     projector.load_positions()
     target = stop if stop is not None else app.max_position()
-    _pipelined(projector, batch, target, progress)
+    _batches(projector, batch, target, progress)
     return projector
 
 
-def _pipelined(projector: Projector, batch: int, target: int, progress: Progress | None) -> None:
-    """Reads and decodes batch N+1 in a thread while batch N is applied and committed.
-
-    Both sides spend much of their time in C code that releases the GIL (the database drivers),
-    so they overlap. The positions stay exact: `apply` still checks them inside each transaction.
-    """
-    batches: queue.Queue[list[tuple[int, str, Any]] | BaseException | None] = queue.Queue(maxsize=2)
-    halt = threading.Event()
-
-    def put(item: list[tuple[int, str, Any]] | BaseException | None) -> bool:
-        while not halt.is_set():
-            try:
-                batches.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            start = projector.position + 1
-            while start <= target:
-                notifications = projector.app.recorder.select_notifications(start, batch, stop=target)
-                if not notifications:
-                    break
-                if not put(projector.decode(notifications)):
-                    return
-                start = notifications[-1].id + 1
-        except BaseException as exc:
-            put(exc)
-            return
-        put(None)
-
-    reader = threading.Thread(target=produce, name="okr-replay-reader", daemon=True)
-    reader.start()
+def _batches(projector: Projector, batch: int, target: int, progress: Progress | None) -> None:
     done = 0
-    try:
-        while True:
-            item = batches.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            with projector.db.write() as tx:
-                projector.positions = projector.apply(tx, item)
-            done += len(item)
-            if progress is not None:
-                progress(done, target)
+    while True:
+        n = projector.process(batch, stop=target)
+        done += n
         if progress is not None:
             progress(done, target)
-    finally:
-        halt.set()
-        reader.join()
+        if n < batch:
+            return
 
 
 def _catch_up_in(tx: Tx, projector: Projector, stop: int | None = None) -> None:
