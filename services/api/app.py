@@ -9,6 +9,7 @@ import importlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from okr.settings import Settings
 from okr.wiring import build_application
 
 log = logging.getLogger(__name__)
+WORKER_THREADS = 32
 
 
 def _unauthorized(message: str) -> JSONResponse:
@@ -113,6 +115,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(asgi_app: FastAPI) -> AsyncIterator[None]:
         keys = resolve_keys(settings)
+        # blocking calls (commands, read-model queries, read-your-writes waits) run in threads:
+        # more than asyncio's default of cpu+4, so a few waiting requests cannot starve the rest
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="okr-api")
+        )
         app = await asyncio.to_thread(build_application, settings)
         runtime = importlib.import_module("projections.runtime")
         read_model = await asyncio.to_thread(runtime.build_read_model, settings, app)

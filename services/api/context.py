@@ -109,8 +109,13 @@ class Context(BaseContext):
         wanted = max(position or 0, self.header_position or 0)
         if wanted <= 0:
             return
-        if wanted > 2**62:
-            raise BadInputError("consistentWith is out of range", field="consistentWith")
+        if wanted <= self.services.feed.head:
+            pass  # written already: wait for the views below
+        elif wanted > await asyncio.to_thread(self.app.max_position):
+            # never wait for a position nobody has written (it could hold a thread for seconds)
+            raise BadInputError(
+                f"consistentWith {wanted} is beyond the last written position", field="consistentWith"
+            )
         await asyncio.to_thread(self.read_model.wait_for, wanted, MAX_CONSISTENCY_WAIT_S)
 
     # ------------------------------------------------------------------ loaders (per request)

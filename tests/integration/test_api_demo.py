@@ -24,7 +24,9 @@ def test_demo_loads_a_realistic_org(sqlite_settings: Settings) -> None:
             model = runners.read_model
             model.wait_for(app.max_position(), timeout=30)
             cycle = UUID(ids["cycle"])
-            titles = {o.title for o in model.objectives("demo", ObjectiveFilter(cycle_id=cycle), first=100).items}
+            titles = {
+                o.title for o in model.objectives("demo", ObjectiveFilter(cycle_id=cycle), first=100).items
+            }
             assert "Delight customers with fast, first-time-right support" in titles
             assert "Make marketing a growth engine" in titles
             support = model.objective("demo", UUID(ids["support"]))

@@ -330,3 +330,12 @@ def test_graphiql_only_in_development(api: Api, tmp_path: Path) -> None:
         page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert "graphiql" in page.text.lower()
+
+
+def test_consistent_with_a_future_position_is_refused_at_once(api: Api, seeded: dict[str, str]) -> None:
+    """consistentWith beyond the log's head answers BAD_USER_INPUT immediately instead of waiting."""
+    client = api.client(token(seeded["org"]))
+    result = client.raw("query($p: Int) { cycles(consistentWith: $p) { id } }", {"p": api.count() + 1000})
+    assert result["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "consistentWith"}
+    response = client.post("{ cycles { id } }", None, **{"X-Consistent-With": str(api.count() + 1000)})
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
