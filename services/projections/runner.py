@@ -163,12 +163,15 @@ class Projector:
                 continue
             rows = {t.name: Rows(tx, t, t.physical(self.scratch)) for t in view.tables}
             count = 0
+            handler_for = view.handler_for
             for pos, qualname, event in decoded:
                 if pos <= position:
                     continue
                 count += 1
-                if event is not None and view.wants(qualname):
-                    view.apply(event, qualname, pos, rows)
+                if event is not None:
+                    handler = handler_for(qualname)
+                    if handler is not None:
+                        handler(event, pos, rows)
             for r in rows.values():
                 r.flush()
             tx.execute(

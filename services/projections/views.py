@@ -52,11 +52,12 @@ def sid(value: UUID | str | None) -> str | None:
     """Text form of an id (cached: str(UUID) is slow and the same ids recur in every batch)."""
     if value is None:
         return None
-    text = _SID_CACHE.get(value)
+    number = value.int if type(value) is UUID else value  # int hashing beats UUID.__hash__
+    text = _SID_CACHE.get(number)
     if text is None:
         if len(_SID_CACHE) > 200_000:
             _SID_CACHE.clear()
-        text = _SID_CACHE[value] = str(value)
+        text = _SID_CACHE[number] = str(value)
     return text
 
 
@@ -250,7 +251,19 @@ POSITIONS_SQL = (
 class Rows:
     """Write-back cache of one table within one batch: get/put/delete by key, append-only rows."""
 
-    __slots__ = ("_appends", "_cache", "_deleted", "_dirty", "_key_idx", "_select", "physical", "table", "tx")
+    __slots__ = (
+        "_appends",
+        "_cache",
+        "_deleted",
+        "_dirty",
+        "_k0",
+        "_k1",
+        "_key_idx",
+        "_select",
+        "physical",
+        "table",
+        "tx",
+    )
 
     def __init__(self, tx: Tx, table: Table, physical: str) -> None:
         self.tx = tx
@@ -261,6 +274,9 @@ class Rows:
         self._deleted: set[tuple[Any, ...]] = set()
         self._appends: list[tuple[Any, ...]] = []
         self._key_idx = [table.column_names.index(k) for k in table.key]
+        assert 1 <= len(table.key) <= 2
+        self._k0 = table.key[0]
+        self._k1 = table.key[1] if len(table.key) == 2 else None
         where = " AND ".join(f"{k} = ?" for k in table.key)
         self._select = f"SELECT {', '.join(table.column_names)} FROM {physical} WHERE {where}"
 
@@ -273,7 +289,7 @@ class Rows:
         return row
 
     def put(self, row: dict[str, Any]) -> None:
-        key = tuple(row[k] for k in self.table.key)
+        key = (row[self._k0],) if self._k1 is None else (row[self._k0], row[self._k1])
         self._cache[key] = row
         self._dirty.add(key)
         self._deleted.discard(key)
@@ -324,11 +340,11 @@ class View:
     def wants(self, qualname: str) -> bool:
         return self.all_events is not None or qualname in self.handlers
 
+    def handler_for(self, qualname: str) -> Handler | None:
+        return self.all_events if self.all_events is not None else self.handlers.get(qualname)
+
     def apply(self, event: Any, qualname: str, position: int, rows: dict[str, Rows]) -> None:
-        if self.all_events is not None:
-            self.all_events(event, position, rows)
-            return
-        handler = self.handlers.get(qualname)
+        handler = self.handler_for(qualname)
         if handler is not None:
             handler(event, position, rows)
 
