@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -113,7 +114,7 @@ class OkrApplication(Application[UUID]):
         self,
         env: Mapping[str, str] | None = None,
         *,
-        retries: int = 8,
+        retries: int = 20,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         env = dict(env or {})
@@ -124,6 +125,10 @@ class OkrApplication(Application[UUID]):
             )
         super().__init__(env)
         self.retries = retries
+        # Commands of one process take turns: the store serialises appends anyway (SQLite's
+        # single writer, PostgreSQL's table lock), and in-process conflicts then never happen.
+        # Other processes' conflicts are retried.
+        self._write_lock = threading.RLock()
         self._commit_listeners: list[Callable[[int], None]] = []
         if on_commit is not None:
             self._commit_listeners.append(on_commit)
@@ -174,46 +179,53 @@ class OkrApplication(Application[UUID]):
             attempt = 0
             while True:
                 attempt += 1
-                if record_id is not None:
-                    replay = self._replay(record_id, command, fingerprint)
-                    if replay is not None:
-                        return replay
-                outcome = body()
-                to_save: list[OkrAggregate] = list(outcome.save)
-                if record_id is not None and key is not None:
-                    to_save.append(
-                        IdempotencyRecord(
-                            key=key,
-                            command=command,
-                            fingerprint=fingerprint,
-                            result={
-                                "id": str(outcome.id),
-                                "warnings": outcome.warnings,
-                                "extra": outcome.extra,
-                            },
-                        )
-                    )
-                try:
-                    recordings = self.save(*to_save)
-                except (IntegrityError, OperationalError) as exc:
-                    # IntegrityError: another writer got there first. OperationalError: SQLite
-                    # "database is locked" under contention. Either way nothing was written.
-                    if attempt >= self.retries:
-                        raise ConcurrencyConflictError(
-                            f"{command} still conflicted after {attempt} attempts; nothing was"
-                            " written — retry the request"
-                        ) from exc
-                    time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 8)))
-                    continue
-                position = max((r.notification.id for r in recordings), default=self.max_position())
-                for listener in self._commit_listeners:
-                    listener(position)
-                return CommandResult(
-                    id=outcome.id,
-                    position=position,
-                    warnings=tuple(outcome.warnings),
-                    extra=dict(outcome.extra),
+                with self._write_lock:
+                    result = self._attempt(command, key, record_id, fingerprint, body)
+                if isinstance(result, CommandResult):
+                    return result
+                if attempt >= self.retries:
+                    raise ConcurrencyConflictError(
+                        f"{command} still conflicted after {attempt} attempts; nothing was"
+                        " written — retry the request"
+                    ) from result
+                time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
+
+    def _attempt(
+        self,
+        command: str,
+        key: str | None,
+        record_id: UUID | None,
+        fingerprint: str,
+        body: Callable[[], _Outcome],
+    ) -> CommandResult | Exception:
+        """One try: the result, or the storage conflict that calls for another try."""
+        if record_id is not None:
+            replay = self._replay(record_id, command, fingerprint)
+            if replay is not None:
+                return replay
+        outcome = body()
+        to_save: list[OkrAggregate] = list(outcome.save)
+        if record_id is not None and key is not None:
+            to_save.append(
+                IdempotencyRecord(
+                    key=key,
+                    command=command,
+                    fingerprint=fingerprint,
+                    result={"id": str(outcome.id), "warnings": outcome.warnings, "extra": outcome.extra},
                 )
+            )
+        try:
+            recordings = self.save(*to_save)
+        except (IntegrityError, OperationalError) as exc:
+            # IntegrityError: another writer got there first. OperationalError: SQLite's
+            # "database is locked" under contention. Either way nothing was written.
+            return exc
+        position = max((r.notification.id for r in recordings), default=self.max_position())
+        for listener in self._commit_listeners:
+            listener(position)
+        return CommandResult(
+            id=outcome.id, position=position, warnings=tuple(outcome.warnings), extra=dict(outcome.extra)
+        )
 
     def _check_key(self, key: str | None) -> str | None:
         if key is None:

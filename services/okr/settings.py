@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     pool_connect_timeout: int = Field(default=10, ge=1, le=600)
     snapshot_interval: int = Field(default=100, ge=2, le=100_000)
     aggregate_cache_size: int = Field(default=10_000, ge=0)
-    command_retries: int = Field(default=8, ge=1, le=100)
+    command_retries: int = Field(default=20, ge=1, le=100)
 
     nats_url: str | None = None
     nats_stream: str = "OKR_EVENTS"

@@ -1,0 +1,132 @@
+"""The application on real stores: a SQLite file and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from okr.application import OkrApplication
+from okr.domain import RequestContext, request_context
+from okr.domain.errors import DomainError
+from okr.domain.objective import Objective
+from okr.settings import Settings
+from okr.wiring import build_application
+
+pytestmark = pytest.mark.integration
+
+
+def _setup(app: OkrApplication) -> tuple[object, object]:
+    cycle = app.schedule_cycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+    objective = app.draft_objective(cycle_id=cycle, title="Grow").id
+    kr = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
+    app.add_key_result(objective, title="Trials", kind="NUMERIC", start=0, target=40)
+    app.activate_objective(objective)
+    return objective, kr
+
+
+def test_commands_round_trip(store_settings: Settings, ctx: RequestContext) -> None:
+    """A full scenario is stored and read back by a fresh application on the same store."""
+    app = build_application(store_settings)
+    objective, kr = _setup(app)
+    app.check_in(kr, value=370, confidence=0.8)  # type: ignore[arg-type]
+    task = app.create_task(title="Webinar", key_result_id=kr).id  # type: ignore[arg-type]
+    app.complete_task(task, value=380)
+    fresh = build_application(store_settings)
+    obj = fresh.get_objective(objective)  # type: ignore[arg-type]
+    krv = obj.key_results[str(kr)]
+    assert (krv.current, krv.check_in_count) == (380.0, 2)
+    assert fresh.get_task(task).state == "DONE"
+    assert fresh.max_position() == app.max_position()
+
+
+def test_concurrent_check_ins_lose_nothing(store_settings: Settings, ctx: RequestContext) -> None:
+    """20 threads checking in on one objective: every check-in stored, versions contiguous."""
+    app = build_application(store_settings)
+    objective, kr = _setup(app)
+    per_thread = 5
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(20, timeout=60)
+    apps = [build_application(store_settings) if n % 2 else app for n in range(20)]  # several instances
+
+    def worker(n: int) -> None:
+        other = apps[n]
+        with request_context(ctx):
+            barrier.wait()
+            for i in range(per_thread):
+                try:
+                    other.check_in(kr, value=float(n * 100 + i))  # type: ignore[arg-type]
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    reader = build_application(store_settings)
+    events = list(reader.events.get(objective))  # type: ignore[arg-type]
+    versions = [e.originator_version for e in events]
+    assert versions == list(range(1, len(versions) + 1))
+    check_ins = [e for e in events if isinstance(e, Objective.KeyResultCheckedIn)]
+    assert len(check_ins) == 20 * per_thread
+    # no lost update: each check-in's value_before is the previous check-in's value
+    values = [e.value for e in check_ins]
+    assert [e.value_before for e in check_ins[1:]] == values[:-1]
+    stored = reader.get_objective(objective).key_results[str(kr)]  # type: ignore[arg-type]
+    assert stored.check_in_count == 100
+
+
+def test_idempotency_survives_restart(store_settings: Settings, ctx: RequestContext) -> None:
+    """A repeated idempotency key after a restart returns the first result and appends nothing."""
+    app = build_application(store_settings)
+    _, kr = _setup(app)
+    first = app.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
+    position = app.max_position()
+    del app
+    restarted = build_application(store_settings)
+    again = restarted.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
+    assert again.replayed and again.id == first.id
+    assert restarted.max_position() == position
+    with pytest.raises(DomainError) as info:
+        restarted.check_in(kr, value=99, idempotency_key="req-42")  # type: ignore[arg-type]
+    assert info.value.code == "IDEMPOTENCY_KEY_REUSED"
+
+
+def test_failed_command_writes_nothing(store_settings: Settings, ctx: RequestContext) -> None:
+    """Refused input leaves the log untouched."""
+    app = build_application(store_settings)
+    _, kr = _setup(app)
+    before = app.max_position()
+    for bad in (float("nan"), float("inf"), 1e400, 1e16):
+        with pytest.raises(DomainError):
+            app.check_in(kr, value=bad)  # type: ignore[arg-type]
+    with pytest.raises(DomainError):
+        app.create_task(title="x" * 1_000_000)
+    assert app.max_position() == before
+
+
+def test_snapshots_keep_loading_flat(sqlite_settings: Settings, ctx: RequestContext) -> None:
+    """Loading an objective with 2,000 check-ins costs about what a fresh one costs (snapshots)."""
+    settings = sqlite_settings.model_copy(update={"aggregate_cache_size": 0})
+    app = build_application(settings)
+    objective, kr = _setup(app)
+    fresh_objective, _ = _setup(app)
+    for i in range(2_000):
+        app.check_in(kr, value=float(i % 400))  # type: ignore[arg-type]
+    loader = build_application(settings)
+
+    def best_of(aggregate_id: object) -> float:
+        timings = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            loader.get_objective(aggregate_id)  # type: ignore[arg-type]
+            timings.append(time.perf_counter() - t0)
+        return min(timings)
+
+    busy, fresh = best_of(objective), best_of(fresh_objective)
+    assert loader.snapshots is not None
+    assert busy < max(10 * fresh, 0.005), (busy, fresh)
