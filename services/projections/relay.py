@@ -44,7 +44,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -247,7 +247,9 @@ class RelayService:
         poll_interval: float = 0.25,
         ack_timeout: float = 10.0,
         max_backoff: float = 5.0,
+        on_acked: Callable[[Sequence[CloudEventMessage]], None] | None = None,
     ) -> None:
+        """`on_acked(messages)` is called in the relay's loop when JetStream acked a batch."""
         if not settings.nats_url:
             msg = "the relay needs OKR_NATS_URL"
             raise ValueError(msg)
@@ -260,6 +262,7 @@ class RelayService:
         self.poll_interval = poll_interval
         self.ack_timeout = ack_timeout
         self.max_backoff = max_backoff
+        self.on_acked = on_acked
         self._own_app = app is None
         if app is None:
             from okr.wiring import build_application
@@ -411,6 +414,7 @@ class RelayService:
                     max_reconnect_attempts=1,
                     reconnect_time_wait=0.05,
                     connect_timeout=2,
+                    skip_subject_validation=True,  # subjects are built from sanitised tokens
                     error_cb=self._nats_error,
                 )
                 js = nc.jetstream(publish_async_max_pending=max(self.batch_size, 256))
@@ -447,25 +451,44 @@ class RelayService:
         return 0
 
     async def _publish_loop(self, js: Any, once: bool) -> bool:
-        """Publishes batches until stopped (True) or `once` found nothing more (True)."""
-        while True:
-            assert self._wake is not None
-            self._wake.clear()
-            batch = await asyncio.to_thread(self._read_batch, self._position)
-            if batch is None:
-                self._oldest_unpublished = None
-                set_lag("relay", 0, 0.0)
-                if once or self._stopping.is_set():
+        """Publishes batches until stopped (True) or `once` found nothing more (True).
+
+        Pipelined: while JetStream acknowledges batch N, a worker thread already reads and
+        encodes batch N+1; the position of N is stored only after all of N was acknowledged.
+        """
+        assert self._wake is not None
+        ahead: asyncio.Task[_Batch | None] | None = None
+        try:
+            while True:
+                if ahead is None:
+                    self._wake.clear()
+                    batch = await asyncio.to_thread(self._read_batch, self._position)
+                else:
+                    batch, ahead = await ahead, None
+                if batch is None:
+                    self._oldest_unpublished = None
+                    set_lag("relay", 0, 0.0)
+                    if once or self._stopping.is_set():
+                        return True
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    continue
+                futures: list[asyncio.Future[Any]] = []
+                if batch.messages:
+                    self._oldest_unpublished = batch.messages[0].timestamp
+                    futures = await self._send(js, batch.messages)
+                if not self._stopping.is_set():
+                    self._wake.clear()
+                    ahead = asyncio.create_task(asyncio.to_thread(self._read_batch, batch.last_position))
+                await self._acknowledged(futures, batch.messages)
+                await asyncio.to_thread(self._store_position, batch.last_position)
+                if self._stopping.is_set():
                     return True
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                continue
-            if batch.messages:
-                self._oldest_unpublished = batch.messages[0].timestamp
-                await self._publish(js, batch.messages)
-            await asyncio.to_thread(self._store_position, batch.last_position)
-            if self._stopping.is_set():
-                return True
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await ahead
 
     def _read_batch(self, after: int) -> _Batch | None:
         """The next batch of the log after `after` as CloudEvents (internal events skipped)."""
@@ -484,19 +507,30 @@ class RelayService:
         self._head = max(self._head, notifications[-1].id)
         return _Batch(messages, notifications[-1].id)
 
-    async def _publish(self, js: Any, messages: Sequence[CloudEventMessage]) -> None:
-        """Publishes a batch asynchronously; returns once JetStream acknowledged every message."""
+    @staticmethod
+    async def _send(js: Any, messages: Sequence[CloudEventMessage]) -> list[asyncio.Future[Any]]:
+        """Publishes a batch asynchronously (header Nats-Msg-Id = CloudEvent id); returns the ack futures."""
         futures: list[asyncio.Future[Any]] = []
         try:
             for message in messages:
                 futures.append(
                     await js.publish_async(message.subject, message.body, headers={"Nats-Msg-Id": message.id})
                 )
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        except BaseException:
+            _release(futures)
+            raise
+        return futures
+
+    async def _acknowledged(
+        self, futures: list[asyncio.Future[Any]], messages: Sequence[CloudEventMessage]
+    ) -> None:
+        """Returns once JetStream acknowledged every message of the batch (else raises)."""
+        try:
+            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout) if futures else []
         finally:
-            for future in futures:
-                if not future.done():
-                    future.cancel()  # releases its slot in the client's pending window
+            _release(futures)
+        if self.on_acked is not None and messages:
+            self.on_acked(messages)
         self.published += len(acks)
         self.duplicates += sum(1 for ack in acks if getattr(ack, "duplicate", False))
 
@@ -534,6 +568,13 @@ class RelayService:
                 await asyncio.wait_for(nc.drain(), 5.0)
         with contextlib.suppress(*NATS_FAILURES):
             await nc.close()
+
+
+def _release(futures: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancels unresolved ack futures (each holds a slot in the client's pending window)."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
 
 
 # --- live subscriptions for other processes --------------------------------------------------
