@@ -58,12 +58,16 @@ def error_code(error: GraphQLError) -> str:
     if error.message == MASKED_MESSAGE and original is None:
         return "INTERNAL_SERVER_ERROR"
     message = error.message
+    if (
+        "exceeds maximum operation depth" in message
+        or "aliases found. Allowed" in message
+        or "Document contains more than" in message
+    ):
+        return "QUERY_TOO_COMPLEX"
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if message.startswith("Variable '$") or "cannot represent" in message or "got invalid value" in message:
         return "BAD_USER_INPUT"
-    if "exceeds maximum operation depth" in message or "maximum" in message.lower():
-        return "QUERY_TOO_COMPLEX"
     return "GRAPHQL_VALIDATION_FAILED"
 
 
@@ -73,17 +77,20 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        for error in errors:
-            extensions = dict(error.extensions or {})
-            extensions.setdefault("code", error_code(error))
-            field = getattr(error.original_error, "field", None)
-            if field:
-                extensions.setdefault("field", field)
-            error.extensions = extensions
+        add_codes(getattr(self.execution_context.result, "errors", None))
+
+
+def add_codes(errors: list[GraphQLError] | None) -> None:
+    """Sets `extensions.code` (and `field`) on errors that have none yet."""
+    for error in errors or ():
+        extensions = dict(error.extensions or {})
+        if "code" in extensions:
+            continue
+        extensions["code"] = error_code(error)
+        field = getattr(error.original_error, "field", None)
+        if field:
+            extensions.setdefault("field", field)
+        error.extensions = extensions
 
 
 def mask_errors() -> MaskErrors:

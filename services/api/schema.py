@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
-from api.errors import EXPOSED, ErrorCodes, mask_errors
+from api.errors import EXPOSED, ErrorCodes, add_codes, mask_errors
 from api.mutations import Mutation
 from api.queries import Query
 from api.subscriptions import Subscription
@@ -22,14 +26,27 @@ from okr.settings import Settings
 
 
 def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    """ErrorCodes first: extensions exit in reverse order, so it sees the masked errors."""
+    """Per-request extension factories (never shared instances).
+
+    ErrorCodes comes first: extensions exit in reverse order, so it sees the masked errors. The
+    depth and alias limits are QueryDepthLimiter's and MaxAliasesLimiter's validation rules, built
+    once here and added per request, so ValidationCache can reuse the result for a document it
+    has validated before (a fresh limiter per request makes new rule classes and never hits)."""
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return [
         ErrorCodes,
         mask_errors,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(list(rules)),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
+
+
+CACHE_SIZE = 512  # distinct documents kept parsed and validated (an LRU: random queries cannot grow it)
 
 
 class OkrSchema(strawberry.Schema):
@@ -41,6 +58,12 @@ class OkrSchema(strawberry.Schema):
         unexpected = [e for e in errors if not _expected(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Errors raised before the extensions' hooks finish (cached parse failures) get codes too."""
+        result = await super().execute(*args, **kwargs)
+        add_codes(result.errors)
+        return result
 
 
 def _expected(error: GraphQLError) -> bool:

@@ -184,7 +184,7 @@ def test_depth_alias_and_token_bombs_are_refused(api: Api, seeded: dict[str, str
         result = client.raw(query)
         assert result.get("data") is None, result
         assert result["errors"], result
-        assert "code" in result["errors"][0]["extensions"]
+        assert result["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX", result
 
 
 def _body(kr: str, value: str) -> str:
