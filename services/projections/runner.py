@@ -153,11 +153,15 @@ class Projector:
         if not decoded:
             return dict(self.positions)
         stored = read_positions(tx, self.keys, lock=True)
-        first, last = decoded[0][0], decoded[-1][0]
+        last = decoded[-1][0]
+        # The batch was read after `read_from` (the slowest view's position). Compare with that,
+        # not with the first id in the batch: PostgreSQL logs have gaps (a rolled-back append,
+        # e.g. an optimistic-concurrency conflict, still consumes its notification id).
+        read_from = self.position
         new_positions: dict[str, int] = {}
         for view, key in zip(self.views, self.keys, strict=True):
             position, applied = stored.get(key, (0, 0))
-            if position >= last or position < first - 1:
+            if position >= last or position < read_from:
                 # Another worker is ahead (skip) — or the view moved back (replay swap): re-read.
                 new_positions[view.name] = position
                 continue
