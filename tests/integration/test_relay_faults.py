@@ -167,3 +167,36 @@ def test_nats_outage_commands_continue_and_every_event_arrives(sqlite_settings: 
     bodies = [json.loads(m.data) for m in messages]
     assert len(expected) == 30 + during
     assert [b["position"] for b in bodies] == [n.id for n in expected]
+
+
+def test_sigterm_stops_the_worker_cleanly_with_its_position_stored(
+    sqlite_settings: Settings, nats_url: str, org: str
+) -> None:
+    """`okr relay` on SIGTERM finishes its batch, stores the position and exits 0."""
+    settings = relay_settings_for(sqlite_settings, nats_url)
+    app = build_application(settings)
+    create_teams(app, org, 300)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "okr.cli", "relay", "--batch-size", "100"],
+        env=relay_env(settings),
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while stream_messages(nats_url, settings.nats_stream) < 300:
+            assert time.monotonic() < deadline, "the worker did not publish the log"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        delete_stream(nats_url, settings.nats_stream)
+    store = open_position_store(settings)
+    try:
+        assert proc.returncode == 0, stderr.decode()
+        assert store.load() == app.max_position() == 300
+    finally:
+        store.close()
+        app.close()
