@@ -53,6 +53,8 @@ from projections.views import (
 CHUNK = 500
 MAX_DEPTH = 64
 COUNTED_CHILD_STATES = ("ACTIVE", "CLOSED")
+# Events that overwrite fields set at creation: history shows the values they replaced.
+SETTER_EVENTS = frozenset({"Aligned", "Assigned", "Linked", "Renamed", "Reconfigured"})
 
 
 # ---------------------------------------------------------------------------------- cursors
@@ -797,23 +799,21 @@ class Queries:
         for r in rows:
             entry = self._audit_entry(_as_dict(AUDIT, r))
             payload = entry.payload
-            kr_id = payload.get("key_result_id")
-            if "changes" in payload and isinstance(payload["changes"], dict):
-                target = (
-                    krs.setdefault(kr_id, {})
-                    if kr_id and entry.event_type.endswith("KeyResultRevised")
-                    else state
-                )
-                payload["before"] = {k: target.get(k) for k in payload["changes"]}
-                target.update(payload["changes"])
-            elif entry.event_type.endswith("KeyResultAdded") and kr_id:
+            name = entry.event_type.rpartition(".")[2]
+            kr_id = str(payload.get("key_result_id"))
+            changes = payload.get("changes")
+            if entry.version == 1:
+                state.update(payload)
+            elif isinstance(changes, dict):
+                target = krs.setdefault(kr_id, {}) if name == "KeyResultRevised" else state
+                payload["before"] = {k: target.get(k) for k in changes}
+                target.update(changes)
+            elif name == "KeyResultAdded":
                 krs[kr_id] = dict(payload)
-            elif entry.event_type.endswith("KeyResultCheckedIn") and kr_id:
+            elif name == "KeyResultCheckedIn":
                 krs.setdefault(kr_id, {})["current"] = payload.get("value")
-            elif not kr_id and "task_id" not in payload:
-                before = {k: state[k] for k in payload if k in state and state[k] != payload[k]}
-                if before and entry.version > 1:
-                    payload["before"] = before
+            elif name in SETTER_EVENTS:
+                payload["before"] = {k: state.get(k) for k in payload}
                 state.update(payload)
             entries.append(entry)
         return entries

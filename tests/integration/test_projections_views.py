@@ -247,6 +247,14 @@ def test_audit_filters_pages_and_history(app: OkrApplication, runners: RunnerHan
     revised = next(e for e in history if e.event_type == "Objective.Revised")
     assert revised.payload["before"] == {"title": "Grow revenue"}
     assert [e.version for e in history] == list(range(1, len(history) + 1))
+    with request_context(system_context(org, "alice")):
+        pos = app.assign_task(w.task_low, assignee="carol").position
+        app.add_team_member(w.team, user_id="dave", role="MEMBER")
+        pos = app.add_team_member(w.team, user_id="erin", role="MEMBER").position
+    rm.wait_for(pos, 10)
+    assigned = rm.history(org, w.task_low)[-1]
+    assert assigned.payload == {"assignee": "carol", "before": {"assignee": "bob"}}
+    assert all("before" not in e.payload for e in rm.history(org, w.team))  # additions replace nothing
 
 
 def test_other_orgs_see_nothing(app: OkrApplication, runners: RunnerHandle, org: str) -> None:
