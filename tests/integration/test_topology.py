@@ -6,7 +6,14 @@ append still consumes its notification id), and consumers must pass them.
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -18,6 +25,7 @@ from okr.wiring import build_application
 from projections._db import Database
 from projections.runner import Projector, ensure_schema
 from projections.views import make_views
+from servers import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -48,3 +56,53 @@ def test_projector_passes_a_gap_left_by_a_rolled_back_append(pg_settings: Settin
     finally:
         db.close()
         app.close()
+
+
+def _load_bench() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "bench" / "topology.py"
+    spec = importlib.util.spec_from_file_location("okr_bench_topology", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def topology_database(pg_database_url: str) -> Iterator[str]:
+    """A database of its own: the processes use its public schema, as a deployment would."""
+    with fresh_database(pg_database_url) as url:
+        yield url
+
+
+def test_topology_survives_sigkill_with_exactly_once_effects(
+    topology_database: str, nats_url: str, tmp_path: Path
+) -> None:
+    """Two APIs, worker and relay as processes; SIGKILL API 2, worker and relay mid-load, restart:
+    every accepted command is in the log once, views equal a rebuild, NATS got every event once."""
+    bench = _load_bench()
+    config = bench.Config(
+        throughput_commands=0,
+        chaos_commands=200,
+        concurrency=8,
+        objectives=8,
+        kill_relay=True,
+        settle_timeout=60.0,
+    )
+    report = asyncio.run(bench.scenario(topology_database, nats_url, config, tmp_path))
+    summary = json.dumps(report, indent=1, default=str)
+    verify = report["verify"]
+    assert report["chaos"]["killed"] == ["api2", "worker", "relay"], summary
+    assert 0 < report["faults"]["killed_after_commands"] < config.chaos_commands, summary
+    assert report["chaos"]["accepted"] + report["chaos"]["rejected"] == config.chaos_commands, summary
+    assert report["chaos"]["accepted"] > 0, summary
+    assert verify["accepted_exactly_once"], summary
+    assert verify["rejected_absent"], summary
+    assert verify["no_strays"], summary
+    assert verify["views_at_head"], summary
+    assert verify["views_equal_rebuild"], summary
+    assert verify["nats_expected"] > config.chaos_commands, summary
+    assert verify["nats_every_event_once"], summary
+    assert verify["nats_in_log_order"], summary
+    assert verify["clean_shutdown"], summary
+    assert report["ok"], summary
