@@ -3,9 +3,12 @@
 1. framework floor: `{ __typename }` (auth, routing, GraphQL parse/validate/execute, JSON);
 2. mutations: `checkInKeyResult` spread over 20 key results (a full write: command, aggregate,
    atomic save with the KR index, commit listeners), selecting `position errors { code }`;
-3. dashboard: one request = `dashboard(cycleId)` + the cycle's objectives with key results, team
-   and cycle names (DataLoaders) — on the demo org scaled to 5 objectives x 4 key results x 50
-   tasks per key result (1,000 extra tasks; `okr demo --objectives 5 --key-results 4 --tasks 50`).
+3. dashboard: the `dashboard(cycleId)` query (counts by status and state, mean and expected
+   progress, alignment ratios, outdated key results, policy warnings) on the demo org scaled to
+   5 objectives x 4 key results x 50 tasks per key result (1,000 extra tasks;
+   `okr demo --objectives 5 --key-results 4 --tasks 50`);
+4. dashboard page: the same plus the cycle's objectives with their key results, team and cycle
+   names (DataLoaders) — what a dashboard screen loads in one request (~600 fields).
 
 Each phase sends a fixed number of requests with a bounded number in flight (an async httpx
 client in this process, on the same cores as the server), after a warm-up. Prints requests/s,
@@ -49,6 +52,13 @@ ORG = "bench"
 FLOOR = "{ __typename }"
 CHECK_IN = "mutation($i: CheckInKeyResultInput!) { checkInKeyResult(input: $i) { position errors { code } } }"
 DASHBOARD = """query($c: ID!) {
+  dashboard(cycleId: $c) {
+    objectivesTotal meanProgress expectedProgress alignmentRatio objectivesAlignedRatio
+    countsByStatus { status count } countsByState { state count } policyWarnings
+    outdatedKeyResults { id title progress status }
+  }
+}"""
+DASHBOARD_PAGE = """query($c: ID!) {
   dashboard(cycleId: $c) {
     objectivesTotal meanProgress expectedProgress alignmentRatio objectivesAlignedRatio
     countsByStatus { status count } policyWarnings
@@ -193,12 +203,14 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
                 }
                 for i in range(n)
             ]
-            dashboard_bodies = [{"query": DASHBOARD, "variables": {"c": cycle}}] * max(50, n // 4)
+            dashboard_bodies = [{"query": DASHBOARD, "variables": {"c": cycle}}] * n
+            page_bodies = [{"query": DASHBOARD_PAGE, "variables": {"c": cycle}}] * max(50, n // 4)
             results = {}
             for name, bodies in (
                 ("floor", floor_bodies),
                 ("mutation", mutation_bodies),
                 ("dashboard", dashboard_bodies),
+                ("dashboard_page", page_bodies),
                 ("floor_again", floor_bodies),
             ):
                 results[name] = asyncio.run(phase(url, token, name, bodies, args.concurrency))
@@ -213,10 +225,11 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
             "demo_load_s": round(load_s, 2),
             "concurrency": args.concurrency,
             "key_results_written": len(krs),
-            **{name: r for name, r in results.items()},
+            **dict(results.items()),
             "floor_rps": floor,
             "mutation_ratio": round(results["mutation"]["rps"] / floor, 3),
             "dashboard_ratio": round(results["dashboard"]["rps"] / floor, 3),
+            "dashboard_page_ratio": round(results["dashboard_page"]["rps"] / floor, 3),
             "goals": {"mutation_ratio": 0.7, "dashboard_ratio": 0.5},
         }
     finally:

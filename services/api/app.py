@@ -141,12 +141,21 @@ def create_app(
                 log.warning("OKR_NATS_URL is set but projections.relay is not available: no relay")
         feed = EventFeed(app)
         await feed.start()
+        # Appends are serialised by the store anyway (SQLite's single writer; PostgreSQL's table
+        # lock): a few writer threads avoid optimistic-concurrency retries and lock waits between
+        # commands that would otherwise all wait in parallel.
+        writer = ThreadPoolExecutor(
+            max_workers=1 if not settings.uses_postgres else min(4, settings.pool_size),
+            thread_name_prefix="okr-writer",
+        )
+        stoppers.append(lambda: writer.shutdown(wait=True))
         holder["services"] = Services(
             settings=settings,
             app=app,
             read_model=read_model,
             keys=keys,
             feed=feed,
+            writer=writer,
             extras={"runners": runners, "relay": relay},
         )
         asgi_app.state.services = holder["services"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -36,6 +38,7 @@ class Services:
     read_model: ReadModel
     keys: JwtKeys
     feed: EventFeed
+    writer: Executor | None = None  # commands run here (None: the default executor)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,8 +100,12 @@ class Context(BaseContext):
         return self.services.read_model
 
     async def write(self, fn: Callable[[], T]) -> T:
-        """Runs a command in a worker thread under the caller's request context."""
-        return await asyncio.to_thread(_in_context, self.principal.request_context(), fn)
+        """Runs a command on the writer threads under the caller's request context."""
+        call = functools.partial(_in_context, self.principal.request_context(), fn)
+        writer = self.services.writer
+        if writer is None:
+            return await asyncio.to_thread(call)
+        return await asyncio.get_running_loop().run_in_executor(writer, call)
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Runs a blocking read-model call in a worker thread."""

@@ -345,7 +345,7 @@ class Objective:
     carried_over_from_id: strawberry.ID | None
     carried_over_to_id: strawberry.ID | None
     learnings: str
-    key_results: list[KeyResult]
+    view: strawberry.Private[m.ObjectiveView]
     progress: float = strawberry.field(description="Roll-up per driver, 0-1.")
     attainment: float | None = strawberry.field(
         description="Weighted mean of the key results' unclamped attainment (null without key results)."
@@ -378,7 +378,7 @@ class Objective:
             carried_over_from_id=_id(v.carried_over_from),
             carried_over_to_id=_id(v.carried_over_to),
             learnings=v.learnings,
-            key_results=[KeyResult.from_view(kr) for kr in v.key_results],
+            view=v,
             progress=v.progress,
             attainment=objective_attainment(v),
             expected_progress=v.expected_progress,
@@ -392,6 +392,10 @@ class Objective:
             updated_at=v.updated_at,
             version=v.version,
         )
+
+    @strawberry.field
+    def key_results(self) -> list[KeyResult]:
+        return [KeyResult.from_view(kr) for kr in self.view.key_results]
 
     @strawberry.field
     async def cycle(self, info: strawberry.Info[Context, None]) -> Cycle | None:
