@@ -12,6 +12,7 @@ Every command:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -129,6 +130,7 @@ class OkrApplication(Application[UUID]):
         # single writer, PostgreSQL's table lock), and in-process conflicts then never happen.
         # Other processes' conflicts are retried.
         self._write_lock = threading.RLock()
+        self._kr_objectives: dict[UUID, UUID] = {}
         self._commit_listeners: list[Callable[[int], None]] = []
         if on_commit is not None:
             self._commit_listeners.append(on_commit)
@@ -146,6 +148,12 @@ class OkrApplication(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def _load(self, cls: type[A], aggregate_id: UUID, error: type[NotFoundError], what: str) -> A:
+        """Loads for the current org. Objectives and tasks come from the cache (a stale copy
+        conflicts on save and is reloaded); everything else is read fresh, because commands
+        only read it (team membership, cycle state, policies) and no save would catch staleness.
+        """
+        if cls not in (Objective, Task):
+            self._evict(aggregate_id)
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -153,6 +161,12 @@ class OkrApplication(Application[UUID]):
         if not isinstance(aggregate, cls) or aggregate.org_id != current_context().org_id:
             raise error(f"{what} {aggregate_id} not found", field=f"{what}Id")
         return aggregate
+
+    def _evict(self, aggregate_id: UUID) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     def _exists(self, aggregate_id: UUID) -> bool:
         try:
@@ -218,9 +232,12 @@ class OkrApplication(Application[UUID]):
             recordings = self.save(*to_save)
         except (IntegrityError, OperationalError) as exc:
             # IntegrityError: another writer got there first. OperationalError: SQLite's
-            # "database is locked" under contention. Either way nothing was written.
+            # "database is locked" under contention. Either way nothing was written; the
+            # cached copies may be stale, so the next try reads them from the store.
+            for aggregate in to_save:
+                self._evict(aggregate.id)
             return exc
-        position = max((r.notification.id for r in recordings), default=self.max_position())
+        position = max(r.notification.id for r in recordings)
         for listener in self._commit_listeners:
             listener(position)
         return CommandResult(
@@ -309,15 +326,25 @@ class OkrApplication(Application[UUID]):
     def objective_of_key_result(self, key_result_id: UUID | str) -> Objective:
         """Finds a KR's objective via the index saved atomically with it (no read model)."""
         kr_id = parse_id(key_result_id, KeyResultNotFoundError, "keyResultId")
-        index = self._load(KeyResultIndex, KeyResultIndex.id_for(kr_id), KeyResultNotFoundError, "keyResult")
-        objective = self.get_objective(index.objective_id)
+        objective_id = self._kr_objectives.get(kr_id)
+        if objective_id is None:
+            index = self._load(
+                KeyResultIndex, KeyResultIndex.id_for(kr_id), KeyResultNotFoundError, "keyResult"
+            )
+            objective_id = index.objective_id
+            if len(self._kr_objectives) > 100_000:
+                self._kr_objectives.clear()
+            self._kr_objectives[kr_id] = objective_id  # an index entry never changes
+        objective = self.get_objective(objective_id)  # also checks the org
         objective.key_result(kr_id)  # removed KRs are not found
         return objective
 
     def org_settings(self) -> tuple[bool, int]:
         """(strict_policies, cadence_days) of the current org."""
         try:
-            org: object = self.repository.get(Organization.id_for(current_context().org_id))
+            org_uuid = Organization.id_for(current_context().org_id)
+            self._evict(org_uuid)
+            org: object = self.repository.get(org_uuid)
         except AggregateNotFoundError:
             return False, 7
         assert isinstance(org, Organization)
@@ -556,6 +583,7 @@ class OkrApplication(Application[UUID]):
                 next_id = index.objective_id
             if next_id is None:
                 return
+            self._evict(next_id)
             loaded: object = self.repository.get(next_id)
             node = loaded if isinstance(loaded, Objective) else None
 

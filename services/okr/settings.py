@@ -91,6 +91,9 @@ class Settings(BaseSettings):
         """The environment eventsourcing's Application reads."""
         env = {
             "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size) if self.aggregate_cache_size else "",
+            # The application keeps its cache current itself: saved aggregates replace cached
+            # ones, conflicts evict them, read-only loads evict first (see OkrApplication._load).
+            "AGGREGATE_CACHE_FASTFORWARD": "n",
         }
         if self.database_url is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -52,11 +52,32 @@ class OkrAggregate(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.modified_by = self.actor
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """A fast structural copy (the repository copies cached aggregates for every command).
+
+        Aggregate state is JSON-like (scalars, UUIDs, datetimes, dicts, lists and small
+        dataclasses with a `copy()`), so a targeted copy replaces copy.deepcopy's generic walk.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update({k: _copy_value(v) for k, v in self.__dict__.items()})
+        return clone
+
     class Created(Event, Aggregate.Created):
         def apply(self, aggregate: Any) -> None:
             aggregate.org_id = self.org_id
             aggregate.created_by = self.actor
             aggregate.modified_by = self.actor
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_value(v) for v in value]
+    copier = getattr(value, "copy_state", None)
+    if copier is not None:
+        return copier()
+    return value  # immutable: str, int, float, bool, None, UUID, datetime, tuple of those
 
 
 # --- input checks shared by the aggregates -------------------------------------------------

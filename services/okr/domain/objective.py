@@ -6,6 +6,7 @@ Public methods check every rule and compute what must not be replayed; the priva
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -87,6 +88,11 @@ class KeyResult:
     score: float | None = None
     score_reason: str | None = None
     tasks: dict[str, list[Any]] = field(default_factory=dict)
+
+    def copy_state(self) -> KeyResult:
+        clone = copy.copy(self)
+        clone.tasks = {k: list(v) for k, v in self.tasks.items()}
+        return clone
 
     @property
     def kind_enum(self) -> f.KeyResultKind:
