@@ -38,7 +38,7 @@ import typing
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -120,10 +120,20 @@ class EventContract:
 
     @property
     def type(self) -> str:
-        return f"okr.{self.aggregate}.{self.name}.v{self.version}"
+        return _type_name(self.aggregate, self.name, self.version)
 
     def subject(self, org_id: str, prefix: str = SUBJECT_PREFIX) -> str:
-        return subject_for(prefix, org_id, self.aggregate, self.name)
+        return _subject(prefix, org_id, self.aggregate, self.name)
+
+
+@cache
+def _type_name(aggregate: str, name: str, version: int) -> str:
+    return f"okr.{aggregate}.{name}.v{version}"
+
+
+@lru_cache(maxsize=65_536)
+def _subject(prefix: str, org_id: str, aggregate: str, event_name: str) -> str:
+    return subject_for(prefix, org_id, aggregate, event_name)
 
 
 def subject_for(prefix: str, org_id: str, aggregate: str, event_name: str) -> str:
@@ -185,7 +195,7 @@ def contract_for_topic(topic: str) -> EventContract | None:
 # --- CloudEvents ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CloudEventMessage:
     """A CloudEvent ready for NATS: subject, message id (the CloudEvent id) and JSON body."""
 

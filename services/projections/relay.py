@@ -66,6 +66,7 @@ from projections.contracts import (
     is_public_topic,
     sanitize_token,
 )
+from projections.relay_publisher import BatchPublisher, PublishError
 
 __all__ = ["POSITION_TABLE", "RelayLag", "RelayService", "run", "subscribe_live"]
 
@@ -75,6 +76,7 @@ POSITION_TABLE = "okr_relay_positions"
 DEFAULT_BATCH_SIZE = 1000
 #: Failures that mean "NATS is not there right now": retried with back-off, never fatal.
 NATS_FAILURES: tuple[type[BaseException], ...] = (
+    PublishError,
     nats.errors.Error,
     nats.js.errors.Error,
     OSError,
@@ -423,12 +425,13 @@ class RelayService:
                     skip_subject_validation=True,  # subjects are built from sanitised tokens
                     error_cb=self._nats_error,
                 )
-                js = nc.jetstream(publish_async_max_pending=max(self.batch_size, 256))
-                await ensure_stream(js, self.settings)
+                await ensure_stream(nc.jetstream(), self.settings)
+                publisher = BatchPublisher(nc)
+                await publisher.start()
                 self._connected = True
                 self._last_error = None
                 backoff = 0.1
-                done = await self._publish_loop(js, once)
+                done = await self._publish_loop(publisher, once)
                 if done:
                     return 0
             except NATS_FAILURES as exc:
@@ -456,7 +459,7 @@ class RelayService:
                     await self._close(nc)
         return 0
 
-    async def _publish_loop(self, js: Any, once: bool) -> bool:
+    async def _publish_loop(self, publisher: BatchPublisher, once: bool) -> bool:
         """Publishes batches until stopped (True) or `once` found nothing more (True).
 
         Pipelined: while JetStream acknowledges batch N, a worker thread already reads and
@@ -479,14 +482,17 @@ class RelayService:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                     continue
-                futures: list[asyncio.Future[Any]] = []
                 if batch.messages:
                     self._oldest_unpublished = batch.messages[0].timestamp
-                    futures = await self._send(js, batch.messages)
+                sent = await publisher.send(batch.messages)
                 if not self._stopping.is_set():
                     self._wake.clear()
                     ahead = asyncio.create_task(asyncio.to_thread(self._read_batch, batch.last_position))
-                await self._acknowledged(futures, batch.messages)
+                acked, duplicates = await publisher.wait(sent, self.ack_timeout)
+                if self.on_acked is not None and batch.messages:
+                    self.on_acked(batch.messages)
+                self.published += acked
+                self.duplicates += duplicates
                 await asyncio.to_thread(self._store_position, batch.last_position)
                 if self._stopping.is_set():
                     return True
@@ -512,33 +518,6 @@ class RelayService:
                 messages.append(message)
         self._head = max(self._head, notifications[-1].id)
         return _Batch(messages, notifications[-1].id)
-
-    @staticmethod
-    async def _send(js: Any, messages: Sequence[CloudEventMessage]) -> list[asyncio.Future[Any]]:
-        """Publishes a batch asynchronously (header Nats-Msg-Id = CloudEvent id); returns the ack futures."""
-        futures: list[asyncio.Future[Any]] = []
-        try:
-            for message in messages:
-                futures.append(
-                    await js.publish_async(message.subject, message.body, headers={"Nats-Msg-Id": message.id})
-                )
-        except BaseException:
-            _release(futures)
-            raise
-        return futures
-
-    async def _acknowledged(
-        self, futures: list[asyncio.Future[Any]], messages: Sequence[CloudEventMessage]
-    ) -> None:
-        """Returns once JetStream acknowledged every message of the batch (else raises)."""
-        try:
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout) if futures else []
-        finally:
-            _release(futures)
-        if self.on_acked is not None and messages:
-            self.on_acked(messages)
-        self.published += len(acks)
-        self.duplicates += sum(1 for ack in acks if getattr(ack, "duplicate", False))
 
     def _store_position(self, position: int) -> None:
         assert self._store is not None
@@ -574,13 +553,6 @@ class RelayService:
                 await asyncio.wait_for(nc.drain(), 5.0)
         with contextlib.suppress(*NATS_FAILURES):
             await nc.close()
-
-
-def _release(futures: Sequence[asyncio.Future[Any]]) -> None:
-    """Cancels unresolved ack futures (each holds a slot in the client's pending window)."""
-    for future in futures:
-        if not future.done():
-            future.cancel()
 
 
 # --- live subscriptions for other processes --------------------------------------------------
