@@ -112,6 +112,7 @@ class Projector:
         self.keys = [position_key(v.name, scratch) for v in self.views]
         self.positions: dict[str, int] = {}
         self.applied_total = 0
+        self._wanted: dict[str, bool] = {}  # topic -> does any view need the decoded event
 
     def load_positions(self) -> dict[str, int]:
         with self.db.read() as tx:
@@ -134,18 +135,20 @@ class Projector:
         """(position, qualname, event or None) for every notification; decoded only if wanted."""
         out: list[tuple[int, str, Any]] = []
         mapper = self.app.mapper
-        views = self.views
+        wanted = self._wanted
         for n in notifications:
             topic = n.topic
-            if topic.startswith(INTERNAL_TOPIC_PREFIX):
-                out.append((n.id, "", None))
-                continue
-            qualname = topic.partition(":")[2]
-            if any(v.wants(qualname) for v in views):
+            want = wanted.get(topic)
+            if want is None:
+                qualname = topic.partition(":")[2]
+                want = wanted[topic] = not topic.startswith(INTERNAL_TOPIC_PREFIX) and any(
+                    v.wants(qualname) for v in self.views
+                )
+            if want:
                 event = mapper.to_domain_event(n)
                 out.append((n.id, type(event).__qualname__, event))
             else:
-                out.append((n.id, qualname, None))
+                out.append((n.id, "", None))
         return out
 
     def apply(self, tx: Tx, decoded: Sequence[tuple[int, str, Any]]) -> dict[str, int]:
@@ -167,13 +170,14 @@ class Projector:
                 continue
             rows = {t.name: Rows(tx, t, t.physical(self.scratch)) for t in view.tables}
             count = 0
-            handler_for = view.handler_for
+            handlers = view.handlers
+            every = view.all_events
             for pos, qualname, event in decoded:
                 if pos <= position:
                     continue
                 count += 1
                 if event is not None:
-                    handler = handler_for(qualname)
+                    handler = every if every is not None else handlers.get(qualname)
                     if handler is not None:
                         handler(event, pos, rows)
             for r in rows.values():

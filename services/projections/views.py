@@ -61,9 +61,20 @@ def sid(value: UUID | str | None) -> str | None:
     return text
 
 
+_PAYLOAD_KEYS: dict[type, tuple[int, tuple[str, ...]]] = {}
+
+
 def payload_of(event: Any) -> dict[str, Any]:
     """The event's own fields (without the ids, version, time and audit fields)."""
-    return {k: v for k, v in event.__dict__.items() if k not in BASE_FIELDS}
+    state = event.__dict__
+    known = _PAYLOAD_KEYS.get(type(event))
+    if known is None or known[0] != len(state):
+        known = (len(state), tuple(k for k in state if k not in BASE_FIELDS))
+        _PAYLOAD_KEYS[type(event)] = known
+    try:
+        return {k: state[k] for k in known[1]}
+    except KeyError:  # same class, other fields (an upcast event): take the slow path
+        return {k: v for k, v in state.items() if k not in BASE_FIELDS}
 
 
 def dumps(value: Any) -> str:
@@ -705,9 +716,21 @@ def alignment_view() -> View:
 # ---------------------------------------------------------------------------------- audit
 
 
+_NAMES: dict[type, tuple[str, str, str]] = {}
+
+
+def _names(cls: type) -> tuple[str, str, str]:
+    """(qualname, aggregate type, event name) of an event class, e.g. Objective.KeyResultAdded."""
+    names = _NAMES.get(cls)
+    if names is None:
+        qualname = cls.__qualname__
+        aggregate_type, _, event_name = qualname.rpartition(".")
+        names = _NAMES[cls] = (qualname, aggregate_type, event_name)
+    return names
+
+
 def _audit_row(e: Any, pos: int, r: dict[str, Rows]) -> None:
-    qualname = type(e).__qualname__
-    aggregate_type, _, event_name = qualname.rpartition(".")
+    qualname, aggregate_type, event_name = _names(type(e))
     r["audit"].append(
         (
             pos,
