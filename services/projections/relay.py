@@ -6,10 +6,11 @@ What it does
   stream name), turns each public event into a CloudEvent (``projections.contracts``) and
   publishes it on subject ``<prefix>.<org>.<aggregate>.<Event>`` with header
   ``Nats-Msg-Id`` = the CloudEvent id.
-- Publishes asynchronously in batches and stores its position only after JetStream has
-  acknowledged the whole batch: a crash republishes at most one batch, and JetStream drops the
-  repeats (duplicate window ``OKR_NATS_DUPLICATE_WINDOW_S``). Consumers should still
-  de-duplicate by CloudEvent id.
+- Publishes asynchronously in batches (``relay_publisher.BatchPublisher``: one reply subject
+  per message, acks counted on one subscription; the next batch is read and encoded while the
+  acks arrive) and stores its position only after JetStream has acknowledged the whole
+  batch: a crash republishes at most one batch, and JetStream drops the repeats (duplicate
+  window ``OKR_NATS_DUPLICATE_WINDOW_S``). Consumers should still de-duplicate by CloudEvent id.
 - Creates or updates the stream (``OKR_NATS_STREAM``, subjects ``<prefix>.>``, limits retention,
   ``OKR_NATS_STREAM_MAX_AGE_DAYS``, ``OKR_NATS_DUPLICATE_WINDOW_S``, ``OKR_NATS_REPLICAS``).
 - NATS down: commands are not affected (the relay only reads the log); it retries with
@@ -29,8 +30,13 @@ Entry points
   subscriptions use it in multi-process deployments, so a client on any API process sees every
   change::
 
-      async for event in subscribe_live(settings.nats_url, "acme", aggregate="objective"):
-          print(event["type"], event["subject"], event["data"])
+      async for event in subscribe_live(
+          settings.nats_url, "acme", aggregate="objective",
+          stream=settings.nats_stream, prefix=settings.nats_subject_prefix,
+      ):
+          print(event["type"], event["subject"], event["position"], event["data"])
+
+  Break out of the loop (or ``aclose()`` the iterator) to unsubscribe.
 """
 
 from __future__ import annotations
