@@ -125,6 +125,17 @@ class Proc:
                 self.popen.wait(10)
         return int(self.popen.returncode)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the live process (Linux /proc), 0 when it is not running."""
+        if not self.alive:
+            return 0.0
+        assert self.popen is not None
+        try:
+            fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def tail(self, lines: int = 25) -> str:
         if not self.log_path.exists():
             return ""
@@ -530,6 +541,22 @@ def read_log(settings: Settings) -> tuple[list[str], Counter[str], int]:
         app.close()
 
 
+async def settle(sampler: LagSampler, timeout: float) -> dict[str, float]:
+    """Waits until the views and the relay reach the head; seconds each took (missing = timed out)."""
+    started = time.monotonic()
+    deadline = started + timeout
+    caught: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        now = sampler.now()
+        for name in ("views", "relay"):
+            if name not in caught and getattr(now, name) >= now.head:
+                caught[name] = round(time.monotonic() - started, 3)
+        if len(caught) == 2:
+            break
+        await asyncio.sleep(0.05)
+    return caught
+
+
 # --- the scenario --------------------------------------------------------------------------
 
 
@@ -568,10 +595,23 @@ async def scenario(db_url: str, nats_url: str, config: Config, workdir: Path) ->
             if config.throughput_commands:
                 for label, apis in (("one_api", topo.apis[:1]), ("two_apis", topo.apis)):
                     load = Load()
+                    cpu_before = {proc.name: proc.cpu_seconds() for proc in topo.processes()}
+                    head_before = sampler.now().head
                     elapsed = await drive(
                         apis, krs, config.throughput_commands, config.concurrency, label, load
                     )
+                    await settle(sampler, 30.0)
+                    events = max(sampler.now().head - head_before, 1)
+                    cpu = {proc.name: proc.cpu_seconds() - cpu_before[proc.name] for proc in topo.processes()}
+                    api_cpu = sum(v for name, v in cpu.items() if name.startswith("api"))
+                    accepted = max(len(load.accepted), 1)
                     throughput[f"{label}_per_s"] = round(len(load.accepted) / elapsed, 1)
+                    # CPU time per unit of work: comparable across machines where req/s on 2 shared
+                    # cores is not (the load generator, PostgreSQL and NATS run on the same cores).
+                    throughput[f"{label}_api_cpu_ms_per_command"] = round(api_cpu * 1000 / accepted, 2)
+                    throughput[f"{label}_worker_cpu_ms_per_event"] = round(cpu["worker"] * 1000 / events, 3)
+                    throughput[f"{label}_relay_cpu_ms_per_event"] = round(cpu["relay"] * 1000 / events, 3)
+                    throughput[f"{label}_events_per_command"] = round(events / accepted, 2)
                     lat = sorted(load.latencies_ms)
                     throughput[f"{label}_p50_ms"] = round(lat[len(lat) // 2], 1)
                     throughput[f"{label}_p99_ms"] = round(lat[int(len(lat) * 0.99)], 1)
@@ -604,7 +644,6 @@ async def scenario(db_url: str, nats_url: str, config: Config, workdir: Path) ->
             fault_task = asyncio.create_task(faults())
             elapsed = await drive(topo.apis, krs, config.chaos_commands, config.concurrency, "chaos", chaos)
             report["faults"] = await fault_task
-            last_command = time.monotonic()
             report["chaos"] = {
                 "sent": config.chaos_commands,
                 "accepted": len(chaos.accepted),
@@ -618,16 +657,7 @@ async def scenario(db_url: str, nats_url: str, config: Config, workdir: Path) ->
             }
 
             # settle: views and relay reach the head of the log
-            deadline = time.monotonic() + config.settle_timeout
-            caught: dict[str, float] = {}
-            while time.monotonic() < deadline:
-                now = sampler.now()
-                for name in ("views", "relay"):
-                    if name not in caught and getattr(now, name) >= now.head:
-                        caught[name] = round(time.monotonic() - last_command, 3)
-                if len(caught) == 2:
-                    break
-                await asyncio.sleep(0.05)
+            caught = await settle(sampler, config.settle_timeout)
             report["catch_up_after_last_command_s"] = caught
         all_commits = chaos.committed_at
         report["lag"] = lag_figures(
@@ -740,6 +770,13 @@ def main() -> int:
         print(
             f"throughput: one API {t['one_api_per_s']} check-ins/s (p50 {t['one_api_p50_ms']} ms),"
             f" two APIs {t['two_apis_per_s']}/s (p50 {t['two_apis_p50_ms']} ms): x{t['two_over_one']}"
+        )
+        print(
+            f"CPU per unit of work: API {t['one_api_api_cpu_ms_per_command']}"
+            f" / {t['two_apis_api_cpu_ms_per_command']}"
+            f" ms per check-in (one / two APIs), worker {t['two_apis_worker_cpu_ms_per_event']} ms per event,"
+            f" relay {t['two_apis_relay_cpu_ms_per_event']} ms per event,"
+            f" {t['two_apis_events_per_command']} log events per check-in"
         )
     c = report["chaos"]
     print(
