@@ -15,7 +15,10 @@ client in this process, on the same cores as the server), after a warm-up. Print
 p50 and p99 per phase and the ratios to the floor; the last line is one JSON object.
 Goals (issue 4): mutations >= 0.7x and dashboard >= 0.5x the floor.
 
+Before each phase the views are given time to catch up (/readyz lag 0), so phases do not overlap.
+
 Run:  python bench/api.py [--requests 2000] [--concurrency 16] [--store sqlite|postgres]
+                          [--topology embedded|split]
 PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/servers.py). Not a test.
 """
 
@@ -76,14 +79,27 @@ DASHBOARD_PAGE = """query($c: ID!) {
 
 
 @contextlib.contextmanager
-def server(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
+def server(data_dir: Path, env: dict[str, str], topology: str) -> Iterator[str]:
+    """`okr serve` (embedded: views in-process), or `okr serve --no-projections` + `okr project`."""
     port = free_port()
     log = (data_dir.parent / "server.log").open("w")
+    split = topology == "split"
+    command = [sys.executable, "-m", "okr.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "okr.cli", "serve", "--port", str(port)],
+        [*command, "--no-projections"] if split else command,
         env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
+    )
+    worker = (
+        subprocess.Popen(
+            [sys.executable, "-m", "okr.cli", "project"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if split
+        else None
     )
     try:
         wait_port("127.0.0.1", port, timeout=60)
@@ -92,9 +108,21 @@ def server(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        process.wait(30)
+        for proc in (process, worker):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)
         log.close()
+
+
+def settle(url: str, timeout: float = 120.0) -> None:
+    """Waits until the views have caught up with the log (so phases do not overlap)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        checks = httpx.get(f"{url}/readyz").json().get("checks", {})
+        if checks.get("views", {}).get("lag") == 0:
+            return
+        time.sleep(0.1)
 
 
 async def phase(
@@ -171,7 +199,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         prepare(data, env)
         load_s = time.perf_counter() - started
         token = mint(JwtKeys("HS256", SECRET, SECRET), org=ORG, user="bench", roles=["admin"])
-        with server(data, env) as url:
+        with server(data, env, args.topology) as url:
             headers = {"Authorization": f"Bearer {token}"}
             found = httpx.post(
                 f"{url}/graphql",
@@ -213,6 +241,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
                 ("dashboard_page", page_bodies),
                 ("floor_again", floor_bodies),
             ):
+                settle(url)
                 results[name] = asyncio.run(phase(url, token, name, bodies, args.concurrency))
                 print(
                     f"{name:12} {results[name]['rps']:8.1f} req/s  p50 {results[name]['p50_ms']:7.2f} ms"
@@ -222,6 +251,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         floor = max(results["floor"]["rps"], results["floor_again"]["rps"])
         return {
             "store": "postgres" if database_url else "sqlite",
+            "topology": args.topology,
             "demo_load_s": round(load_s, 2),
             "concurrency": args.concurrency,
             "key_results_written": len(krs),
@@ -243,6 +273,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--topology",
+        choices=["embedded", "split"],
+        default="embedded",
+        help="embedded: views run inside okr serve; split: okr serve --no-projections + okr project",
+    )
     args = parser.parse_args()
     if args.store == "postgres":
         with postgres_server() as url:
@@ -251,7 +287,7 @@ def main() -> None:
         summary = run(args, None)
     print(
         f"mutations {summary['mutation_ratio']:.2f}x and dashboard {summary['dashboard_ratio']:.2f}x"
-        f" the floor of {summary['floor_rps']:.0f} req/s ({summary['store']})"
+        f" the floor of {summary['floor_rps']:.0f} req/s ({summary['store']}, {summary['topology']})"
     )
     print(json.dumps(summary))
 
