@@ -101,37 +101,55 @@ class PositionStore(Protocol):
 
 
 class SqlitePositionStore:
-    """Position row in the event store's SQLite file (its own table; created idempotently)."""
+    """Position row in the event store's SQLite file (its own table; created idempotently).
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms while a command holds the write
+    lock, which showed up as 20-60 ms stalls of the relay at 200 commands/s; this store retries
+    a locked write every 0.2-2 ms instead (a command holds the lock for about a millisecond).
+    """
+
+    LOCK_TIMEOUT = 30.0
 
     def __init__(self, path: str, name: str) -> None:
         self.name = name
-        self._conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         # WAL (set by the event store) + NORMAL: a position write holds the file's write lock for
         # microseconds and skips the fsync. Losing the last positions in a power cut only means
         # republishing, which JetStream (Nats-Msg-Id) and consumers (CloudEvent id) de-duplicate.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(
+        self._execute("PRAGMA synchronous=NORMAL")
+        self._execute(
             f"CREATE TABLE IF NOT EXISTS {POSITION_TABLE} ("
             " name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL)"
         )
 
-    def load(self) -> int:
+    def _execute(self, statement: str, params: tuple[object, ...] = ()) -> list[Any]:
+        deadline = time.monotonic() + self.LOCK_TIMEOUT
+        pause = 0.0002
         with self._lock:
-            row = self._conn.execute(
-                f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,)
-            ).fetchone()
-        return int(row[0]) if row else 0
+            while True:
+                try:
+                    return self._conn.execute(statement, params).fetchall()
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.002)
+
+    def load(self) -> int:
+        rows = self._execute(f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,))
+        return int(rows[0][0]) if rows else 0
 
     def save(self, position: int) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
-        with self._lock:
-            self._conn.execute(
-                f"INSERT INTO {POSITION_TABLE} (name, position, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
-                " updated_at = excluded.updated_at WHERE excluded.position > position",
-                (self.name, position, now),
-            )
+        self._execute(
+            f"INSERT INTO {POSITION_TABLE} (name, position, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
+            " updated_at = excluded.updated_at WHERE excluded.position > position",
+            (self.name, position, now),
+        )
 
     def close(self) -> None:
         with self._lock:
