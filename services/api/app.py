@@ -26,6 +26,7 @@ from api.context import CONSISTENCY_HEADER, Context, Services
 from api.feed import EventFeed
 from api.middleware import BodySizeLimit
 from api.schema import build_schema
+from okr.observability import render_metrics
 from okr.settings import Settings
 from okr.wiring import build_application
 
@@ -200,6 +201,12 @@ def create_app(
             max_age=600,
         )
     fastapi_app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+
+    @fastapi_app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics (request latency, command outcomes, view and relay lag)."""
+        body, content_type = render_metrics()
+        return Response(body, media_type=content_type)
 
     @fastapi_app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -31,8 +31,9 @@ from api.types import (
 )
 from api.types import Direction as DirectionEnum
 from okr.application import CommandResult
-from okr.domain.errors import DomainError
+from okr.domain.errors import ConcurrencyConflictError, DomainError
 from okr.domain.task import Task as TaskAggregate
+from okr.observability import observe_command
 from projections.model import TaskView
 
 Info = strawberry.Info[Context, None]
@@ -519,11 +520,21 @@ def _v(value: Any) -> Any:
 
 
 async def _execute(info: Info, call: Callable[[], CommandResult], payload: type[Any]) -> Any:
+    command = info.python_name
     try:
         result = await info.context.write(call)
-    except DomainError as exc:
+    except ConcurrencyConflictError as exc:
+        observe_command(command, "conflict")
         error = UserError(code=exc.code, message=exc.message, field=exc.field)
         return payload(errors=[error], position=None, id=None, warnings=[], replayed=False, extra={})
+    except DomainError as exc:
+        observe_command(command, "rejected")
+        error = UserError(code=exc.code, message=exc.message, field=exc.field)
+        return payload(errors=[error], position=None, id=None, warnings=[], replayed=False, extra={})
+    except Exception:
+        observe_command(command, "error")
+        raise
+    observe_command(command, "replayed" if result.replayed else "ok")
     return payload(
         errors=[],
         position=result.position,

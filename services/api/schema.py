@@ -18,7 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext, ExecutionResult
 
-from api.errors import EXPOSED, ErrorCodes, add_codes, mask_errors
+from api.errors import EXPOSED, ErrorCodes, RequestMetrics, add_codes, mask_errors
 from api.mutations import Mutation
 from api.queries import Query
 from api.subscriptions import Subscription
@@ -37,6 +37,7 @@ def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], 
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     return [
+        RequestMetrics,
         ErrorCodes,
         mask_errors,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

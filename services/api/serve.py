@@ -39,8 +39,18 @@ def run(args: argparse.Namespace) -> int:
     if keys.signing_key is not None:
         token = mint(keys, org=FIRST_ORG, user=FIRST_USER, roles=["admin"])
     print(_banner(settings, host, port, token, keys.generated_secret), flush=True)
+    from okr.observability import configure_logging
+
+    configure_logging(settings.log_level)  # JSON lines on stderr; uvicorn's loggers propagate
     app = create_app(settings, run_projections=not getattr(args, "no_projections", False))
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets-sansio")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+    )
     return 0
 
 

@@ -339,3 +339,13 @@ def test_consistent_with_a_future_position_is_refused_at_once(api: Api, seeded: 
     assert result["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "consistentWith"}
     response = client.post("{ cycles { id } }", None, **{"X-Consistent-With": str(api.count() + 1000)})
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_metrics_count_requests_and_command_outcomes(api: Api, seeded: dict[str, str]) -> None:
+    """/metrics exports request latency and command outcomes (ok, rejected) without a token."""
+    client = api.client(token(seeded["org"], user="vic", roles=("viewer",)))
+    client.m_raw("createTeam", {"name": "no"})
+    text = httpx.get(f"{api.url}/metrics").text
+    assert "okr_graphql_request_duration_seconds" in text
+    assert 'okr_commands_total{command="create_team",outcome="rejected"}' in text
+    assert 'command="activate_objective",outcome="ok"' in text
