@@ -59,6 +59,7 @@ import nats.errors
 import nats.js.errors
 import orjson
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
 from psycopg import sql
 
@@ -81,6 +82,8 @@ log = logging.getLogger("okr.relay")
 POSITION_TABLE = "okr_relay_positions"
 DEFAULT_BATCH_SIZE = 1000
 #: Failures that mean "NATS is not there right now": retried with back-off, never fatal.
+#: Failures of the event store (the log or the position table): retried with back-off too.
+DATABASE_FAILURES: tuple[type[BaseException], ...] = (PersistenceError, psycopg.Error, sqlite3.Error)
 NATS_FAILURES: tuple[type[BaseException], ...] = (
     PublishError,
     nats.errors.Error,
@@ -308,6 +311,7 @@ class RelayService:
         self._connected = False
         self._last_error: str | None = None
         self._stopping = threading.Event()
+        self._listening = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -388,7 +392,7 @@ class RelayService:
         if not channel:
             return
         env = self.settings.postgres_env()
-        while not self._stopping.is_set():
+        while self._listening.is_set():
             try:
                 with psycopg.connect(
                     dbname=env["POSTGRES_DBNAME"],
@@ -399,12 +403,12 @@ class RelayService:
                     autocommit=True,
                 ) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    while not self._stopping.is_set():
+                    while self._listening.is_set():
                         for _ in conn.notifies(timeout=0.5):
                             self._wake_up()
             except psycopg.Error as exc:
                 log.warning("relay: LISTEN connection failed (%s); polling meanwhile", exc)
-                self._stopping.wait(2.0)
+                time.sleep(2.0)
 
     # ---------------------------------------------------------------- the loop
     async def run_async(self, *, once: bool = False) -> int:
@@ -413,30 +417,38 @@ class RelayService:
         self._wake = asyncio.Event()
         if self._stopping.is_set():
             self._wake.set()
-        store = await asyncio.to_thread(open_position_store, self.settings)
-        self._store = store
         listener: threading.Thread | None = None
         if self.settings.uses_postgres and not once:
+            self._listening.set()
             listener = threading.Thread(target=self._listen_postgres, name="okr-relay-listen", daemon=True)
             listener.start()
         try:
-            self._set_position(await asyncio.to_thread(store.load))
-            return await self._connect_and_publish(once)
+            return await self._run_with_retries(once)
         finally:
-            self._stopping.set()
+            self._listening.clear()
             if listener is not None:
                 await asyncio.to_thread(listener.join, 5.0)
-            await asyncio.to_thread(store.close)
+            await self._close_store()
             if self._own_app:
                 self.app.close()
             self._loop = None
             self._wake = None
 
-    async def _connect_and_publish(self, once: bool) -> int:
+    async def _close_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            with contextlib.suppress(*DATABASE_FAILURES):
+                await asyncio.to_thread(store.close)
+
+    async def _run_with_retries(self, once: bool) -> int:
+        """Connects and publishes; NATS or database failures are retried with back-off."""
         backoff = 0.1
         while not self._stopping.is_set():
             nc = None
             try:
+                if self._store is None:
+                    self._store = await asyncio.to_thread(open_position_store, self.settings)
+                    self._set_position(await asyncio.to_thread(self._store.load))
                 nc = await nats.connect(
                     self.nats_url,
                     name="okr-relay",
@@ -455,21 +467,24 @@ class RelayService:
                 self._connected = True
                 self._last_error = None
                 backoff = 0.1
-                done = await self._publish_loop(publisher, once)
-                if done:
+                if await self._publish_loop(publisher, once):
                     return 0
-            except NATS_FAILURES as exc:
+            except (*NATS_FAILURES, *DATABASE_FAILURES) as exc:
                 self._connected = False
                 self._last_error = f"{type(exc).__name__}: {exc}"
+                what = "the event store" if isinstance(exc, DATABASE_FAILURES) else "NATS"
+                if isinstance(exc, DATABASE_FAILURES):
+                    await self._close_store()
                 lag = self.lag()
                 set_lag("relay", lag.positions, lag.seconds)
                 if once:
                     log.error(
-                        "relay: NATS failed (%s); %d events unpublished", self._last_error, lag.positions
+                        "relay: %s failed (%s); %d events unpublished", what, self._last_error, lag.positions
                     )
                     return 1
                 log.warning(
-                    "relay: NATS unavailable (%s); %d events behind, oldest %.1f s old; retrying in %.1f s",
+                    "relay: %s unavailable (%s); %d events behind, oldest %.1f s old; retrying in %.1f s",
+                    what,
                     self._last_error,
                     lag.positions,
                     lag.seconds,
