@@ -283,3 +283,33 @@ def test_history_audit_and_idempotency(admin: Client) -> None:
     assert {e["actor"] for e in data["history"]} == {"alice"}
     assert data["auditLog"]["totalCount"] == len(types)
     assert data["checkIns"]["totalCount"] == 1
+
+
+def test_as_of_answers_from_the_log_as_it_was(admin: Client) -> None:
+    """objective/keyResult/dashboard with asOf show the values before a later check-in."""
+    ids = _active_objective(admin)
+    admin.m("checkInKeyResult", {"keyResultId": ids["kr"], "value": 100})
+    position = admin.m("checkInKeyResult", {"keyResultId": ids["kr"], "value": 300})["position"]
+    edges = admin.q(
+        "query($k: ID!, $p: Int) { checkIns(keyResultId: $k, consistentWith: $p)"
+        " { edges { node { value at } } } }",
+        {"k": ids["kr"], "p": position},
+    )["checkIns"]["edges"]
+    first_at = next(e["node"]["at"] for e in edges if e["node"]["value"] == 100)
+    data = admin.q(
+        """query($o: ID!, $k: ID!, $c: ID!, $t: DateTime!) {
+          objective(id: $o, asOf: $t) { progress keyResults { current } }
+          keyResult(id: $k, asOf: $t) { current progress }
+          now: keyResult(id: $k) { current }
+          dashboard(cycleId: $c, asOf: $t) { meanProgress }
+        }""",
+        {"o": ids["objective"], "k": ids["kr"], "c": ids["cycle"], "t": first_at},
+    )
+    assert data["keyResult"] == {"current": 100.0, "progress": 0.25}
+    assert data["objective"]["keyResults"][0]["current"] == 100.0
+    assert data["now"]["current"] == 300.0
+    assert data["dashboard"]["meanProgress"] == pytest.approx(0.25)
+    naive = admin.raw(
+        'query($o: ID!) { objective(id: $o, asOf: "2026-01-01T00:00:00") { id } }', {"o": ids["objective"]}
+    )
+    assert naive["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
