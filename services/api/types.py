@@ -605,6 +605,13 @@ class Me:
     org_id: str
     roles: list[Role]
 
+    @doc.field("The teams you are a member or lead of.")
+    async def teams(self, info: strawberry.Info[Context, None]) -> list[Team]:
+        ctx = info.context
+        org, user = ctx.org, self.user_id
+        views = await ctx.read(lambda: ctx.read_model.teams(org))
+        return [Team.from_view(t) for t in views if user in t.members]
+
 
 @strawberry.type(description="One event of this org's log, as it happened.")
 class Event:

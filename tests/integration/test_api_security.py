@@ -169,6 +169,13 @@ def test_viewer_can_read_but_not_mutate(api: Api, seeded: dict[str, str]) -> Non
 def test_member_checks_in_but_cannot_draft(api: Api, seeded: dict[str, str]) -> None:
     """Roles as in DESIGN.md: a member checks in, but drafting objectives needs lead or admin."""
     member = api.client(token(seeded["org"], user="mia", roles=("member",)))
+    admin = api.client(token(seeded["org"]))
+    team = admin.m("createTeam", {"name": "Growth"})["id"]
+    position = admin.m("addTeamMember", {"teamId": team, "userId": "mia"})["position"]
+    me = member.q(
+        "query($p: Int) { teams(consistentWith: $p) { id } me { userId teams { name } } }", {"p": position}
+    )
+    assert me["me"] == {"userId": "mia", "teams": [{"name": "Growth"}]}
     assert member.m("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 10})["position"] > 0
     result = member.m_raw("draftObjective", {"cycleId": seeded["cycle"], "title": "Mine"})
     assert result["data"]["draftObjective"]["errors"][0]["code"] == "FORBIDDEN"
