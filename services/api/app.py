@@ -121,60 +121,53 @@ def create_app(
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=WORKER_THREADS, thread_name_prefix="okr-api")
         )
-        app = await asyncio.to_thread(build_application, settings)
-        runtime = importlib.import_module("projections.runtime")
-        read_model = await asyncio.to_thread(runtime.build_read_model, settings, app)
-        stoppers: list[Callable[[], Any]] = []
-        runners = None
-        if run_projections:
-            runners = await asyncio.to_thread(
-                lambda: runtime.start_runners(settings, app, read_model=read_model)
-            )
-            stoppers.append(runners.stop)
-        relay = None
-        if (run_relay if run_relay is not None else bool(settings.nats_url)) and settings.nats_url:
-            relay_module = _optional("projections.relay")
-            if relay_module is not None and hasattr(relay_module, "RelayService"):
-                relay = relay_module.RelayService(settings, app)
-                relay.start()
-                stoppers.append(relay.stop)
-            else:
-                log.warning("OKR_NATS_URL is set but projections.relay is not available: no relay")
-        feed = EventFeed(app)
-        await feed.start()
-        # Appends are serialised by the store anyway (SQLite's single writer; PostgreSQL's table
-        # lock): a few writer threads avoid optimistic-concurrency retries and lock waits between
-        # commands that would otherwise all wait in parallel.
-        writer = ThreadPoolExecutor(
-            max_workers=1 if not settings.uses_postgres else min(4, settings.pool_size),
-            thread_name_prefix="okr-writer",
-        )
-        stoppers.append(lambda: writer.shutdown(wait=True))
-        holder["services"] = Services(
-            settings=settings,
-            app=app,
-            read_model=read_model,
-            keys=keys,
-            feed=feed,
-            writer=writer,
-            extras={"runners": runners, "relay": relay},
-        )
-        asgi_app.state.services = holder["services"]
-        try:
-            yield
-        finally:
-            await feed.stop()
-            for stop in reversed(stoppers):
-                try:
-                    await asyncio.to_thread(stop)
-                except Exception:
-                    log.exception("stopping a background service failed")
-            holder.pop("services", None)
+        async with contextlib.AsyncExitStack() as stack:
+            # everything started is stopped in reverse order, also when a later step fails
+            app = await asyncio.to_thread(build_application, settings)
+            stack.push_async_callback(_quietly, app.close)
+            runtime = importlib.import_module("projections.runtime")
+            read_model = await asyncio.to_thread(runtime.build_read_model, settings, app)
             close = getattr(read_model, "close", None)
             if callable(close):
-                await asyncio.to_thread(close)
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(app.close)
+                stack.push_async_callback(_quietly, close)
+            runners = None
+            if run_projections:
+                runners = await asyncio.to_thread(
+                    lambda: runtime.start_runners(settings, app, read_model=read_model)
+                )
+                stack.push_async_callback(_quietly, runners.stop)
+            relay = None
+            if (run_relay if run_relay is not None else bool(settings.nats_url)) and settings.nats_url:
+                relay_module = _optional("projections.relay")
+                if relay_module is not None and hasattr(relay_module, "RelayService"):
+                    relay = relay_module.RelayService(settings, app)
+                    relay.start()
+                    stack.push_async_callback(_quietly, relay.stop)
+                else:
+                    log.warning("OKR_NATS_URL is set but projections.relay is not available: no relay")
+            # Appends are serialised by the store anyway (SQLite's single writer; PostgreSQL's
+            # table lock): a few writer threads avoid optimistic-concurrency retries and lock
+            # waits between commands that would otherwise all wait in parallel.
+            writer = ThreadPoolExecutor(
+                max_workers=1 if not settings.uses_postgres else min(4, settings.pool_size),
+                thread_name_prefix="okr-writer",
+            )
+            stack.push_async_callback(_quietly, lambda: writer.shutdown(wait=True))
+            feed = EventFeed(app)
+            await feed.start()
+            stack.push_async_callback(feed.stop)
+            holder["services"] = Services(
+                settings=settings,
+                app=app,
+                read_model=read_model,
+                keys=keys,
+                feed=feed,
+                writer=writer,
+                extras={"runners": runners, "relay": relay},
+            )
+            asgi_app.state.services = holder["services"]
+            stack.callback(holder.pop, "services", None)
+            yield
 
     development = settings.environment == "development"
     fastapi_app = FastAPI(
@@ -258,6 +251,14 @@ def create_app(
         )
 
     return fastapi_app
+
+
+async def _quietly(stop: Callable[[], Any]) -> None:
+    """Runs a blocking stop/close in a thread; a failure is logged, the next one still runs."""
+    try:
+        await asyncio.to_thread(stop)
+    except Exception:
+        log.exception("stopping a background service failed")
 
 
 def _alive(runners: Any) -> bool:
