@@ -297,7 +297,7 @@ def test_deploy_files_only_run_okr_commands_that_exist() -> None:
 
 
 def test_schema_bootstrap_snippet_creates_the_event_store(tmp_path: Path) -> None:
-    """The one-shot schema command (compose and k8s Job, identical) runs and creates the store's tables."""
+    """The one-shot schema command (compose and k8s Job, identical) creates the event and view tables."""
     snippets = [compose()["services"]["schema"]["entrypoint"][-1]]
     snippets += [c["command"][-1] for c in pod_specs()["okr-schema"]["containers"]]
     assert len(set(snippets)) == 1
@@ -308,4 +308,4 @@ def test_schema_bootstrap_snippet_creates_the_event_store(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "okr.sqlite3") as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "stored_events" in tables
+    assert {"stored_events", "proj_positions", "proj_objectives"} <= tables
