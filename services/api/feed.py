@@ -134,6 +134,7 @@ class EventFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._committed = 0  # highest position this process committed (from the commit listener)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -153,6 +154,9 @@ class EventFeed:
 
     def _on_commit(self, position: int) -> None:
         """Called from writer threads."""
+        self._committed = max(self._committed, position)
+        if not self._subscribers:
+            return  # nobody listens: the tail catches up when someone subscribes
         loop = self._loop
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
@@ -172,10 +176,7 @@ class EventFeed:
             if self._stopping:
                 return
             if not self._subscribers:
-                # nobody listens: skip decoding, just move the window forward
-                self._head = self._floor = await asyncio.to_thread(self.app.max_position)
-                self._buffer.clear()
-                continue
+                continue  # subscribe() moves the window to the log's head first
             try:
                 await self._read_new()
             except Exception:  # keep the feed alive; the next wake retries
@@ -208,13 +209,11 @@ class EventFeed:
         """This org's events after `after` (default: from now on), in log order, forever."""
         self._subscribers += 1
         try:
-            if after is None:
-                if self._subscribers == 1:  # the tail was idle: catch its window up first
-                    self._head = self._floor = await asyncio.to_thread(self.app.max_position)
-                    self._buffer.clear()
-                cursor = self._head
-            else:
-                cursor = max(0, after)
+            if self._subscribers == 1:  # the tail was idle: move its window to the log's head
+                head = await asyncio.to_thread(self.app.max_position)
+                self._head = self._floor = max(head, self._committed)
+                self._buffer.clear()
+            cursor = self._head if after is None else max(0, after)
             self._wake.set()
             while not self._stopping:
                 changed = self._changed
