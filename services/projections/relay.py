@@ -562,8 +562,11 @@ class RelayService:
         assert self._store is not None
         self._store.save(position)
         self._set_position(position)
-        lag = self.lag()
-        set_lag("relay", lag.positions, lag.seconds)
+        # The head as last seen (reads, commit listener): no extra query per batch.
+        behind = max(self._head - position, 0)
+        oldest = self._oldest_unpublished
+        seconds = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if behind and oldest else 0.0
+        set_lag("relay", behind, seconds)
 
     def _set_position(self, position: int) -> None:
         with self._progress:

@@ -6,8 +6,10 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -19,7 +21,7 @@ from okr.application import OkrApplication, system_context
 from okr.domain import Team, request_context
 from okr.settings import Settings
 from okr.wiring import build_application
-from projections.relay import RelayService, open_position_store
+from projections.relay import RelayService, SqlitePositionStore, open_position_store
 from servers import NatsProcess
 
 pytestmark = pytest.mark.integration
@@ -198,3 +200,26 @@ def test_sigterm_stops_the_worker_cleanly_with_its_position_stored(
     finally:
         store.close()
         app.close()
+
+
+def test_position_write_waits_out_a_held_sqlite_lock(sqlite_settings: Settings) -> None:
+    """A position write while another connection holds the write lock retries, then succeeds."""
+    sqlite_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = str(sqlite_settings.sqlite_path)
+    store = SqlitePositionStore(path, "OKR_EVENTS")
+    blocker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, lambda: blocker.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    try:
+        store.save(42)
+        waited = time.monotonic() - started
+    finally:
+        release.join()
+        blocker.close()
+    assert waited >= 0.15, "the write did not wait for the lock"
+    assert store.load() == 42
+    store.save(41)  # positions never go backwards
+    assert store.load() == 42
+    store.close()
