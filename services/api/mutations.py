@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -37,6 +37,7 @@ from okr.observability import observe_command
 from projections.model import TaskView
 
 Info = strawberry.Info[Context, None]
+P = TypeVar("P", bound="MutationPayload")
 IDEMPOTENCY_DOC = "Repeat a request safely: the same key returns the first result and writes nothing."
 
 
@@ -519,7 +520,7 @@ def _v(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-async def _execute(info: Info, call: Callable[[], CommandResult], payload: type[Any]) -> Any:
+async def _execute(info: Info, call: Callable[[], CommandResult], payload: type[P]) -> P:
     command = info.python_name
     try:
         result = await info.context.write(call)
@@ -550,7 +551,7 @@ class Mutation:
     @doc.mutation("Org settings: strict policies, check-in cadence (admin).")
     async def configure_org(self, info: Info, input: ConfigureOrgInput) -> ConfigureOrgPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.configure_org(
                 strict_policies=input.strict_policies,
@@ -563,7 +564,7 @@ class Mutation:
     @strawberry.mutation
     async def schedule_cycle(self, info: Info, input: ScheduleCycleInput) -> ScheduleCyclePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.schedule_cycle(
                 name=input.name, start=input.start, end=input.end, idempotency_key=input.idempotency_key
@@ -574,7 +575,7 @@ class Mutation:
     @strawberry.mutation
     async def start_cycle(self, info: Info, input: StartCycleInput) -> StartCyclePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.start_cycle(input.cycle_id, idempotency_key=input.idempotency_key),
             StartCyclePayload,
@@ -583,7 +584,7 @@ class Mutation:
     @strawberry.mutation
     async def close_cycle(self, info: Info, input: CloseCycleInput) -> CloseCyclePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.close_cycle(input.cycle_id, idempotency_key=input.idempotency_key),
             CloseCyclePayload,
@@ -592,7 +593,7 @@ class Mutation:
     @strawberry.mutation
     async def create_team(self, info: Info, input: CreateTeamInput) -> CreateTeamPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.create_team(
                 name=input.name, parent_team_id=input.parent_team_id, idempotency_key=input.idempotency_key
@@ -603,7 +604,7 @@ class Mutation:
     @strawberry.mutation
     async def add_team_member(self, info: Info, input: AddTeamMemberInput) -> AddTeamMemberPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.add_team_member(
                 input.team_id,
@@ -617,7 +618,7 @@ class Mutation:
     @strawberry.mutation
     async def remove_team_member(self, info: Info, input: RemoveTeamMemberInput) -> RemoveTeamMemberPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.remove_team_member(
                 input.team_id, user_id=input.user_id, idempotency_key=input.idempotency_key
@@ -628,7 +629,7 @@ class Mutation:
     @strawberry.mutation
     async def draft_objective(self, info: Info, input: DraftObjectiveInput) -> DraftObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.draft_objective(
                 cycle_id=input.cycle_id,
@@ -646,7 +647,7 @@ class Mutation:
     @strawberry.mutation
     async def revise_objective(self, info: Info, input: ReviseObjectiveInput) -> ReviseObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.revise_objective(
                 input.objective_id,
@@ -664,7 +665,7 @@ class Mutation:
     @strawberry.mutation
     async def align_objective(self, info: Info, input: AlignObjectiveInput) -> AlignObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.align_objective(
                 input.objective_id,
@@ -678,7 +679,7 @@ class Mutation:
     @doc.mutation("DRAFT -> ACTIVE; policy warnings come back in `warnings`.")
     async def activate_objective(self, info: Info, input: ActivateObjectiveInput) -> ActivateObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.activate_objective(input.objective_id, idempotency_key=input.idempotency_key),
             ActivateObjectivePayload,
@@ -687,7 +688,7 @@ class Mutation:
     @doc.mutation("Scores it (default scores for unscored key results) and closes it.")
     async def close_objective(self, info: Info, input: CloseObjectiveInput) -> CloseObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.close_objective(
                 input.objective_id, learnings=input.learnings, idempotency_key=input.idempotency_key
@@ -698,7 +699,7 @@ class Mutation:
     @strawberry.mutation
     async def abandon_objective(self, info: Info, input: AbandonObjectiveInput) -> AbandonObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.abandon_objective(
                 input.objective_id, reason=input.reason, idempotency_key=input.idempotency_key
@@ -711,7 +712,7 @@ class Mutation:
         self, info: Info, input: CarryOverObjectiveInput
     ) -> CarryOverObjectivePayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.carry_over_objective(
                 input.objective_id,
@@ -724,7 +725,7 @@ class Mutation:
     @strawberry.mutation
     async def add_key_result(self, info: Info, input: AddKeyResultInput) -> AddKeyResultPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.add_key_result(
                 input.objective_id,
@@ -745,7 +746,7 @@ class Mutation:
     @strawberry.mutation
     async def revise_key_result(self, info: Info, input: ReviseKeyResultInput) -> ReviseKeyResultPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.revise_key_result(
                 input.key_result_id,
@@ -766,7 +767,7 @@ class Mutation:
     @strawberry.mutation
     async def remove_key_result(self, info: Info, input: RemoveKeyResultInput) -> RemoveKeyResultPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.remove_key_result(input.key_result_id, idempotency_key=input.idempotency_key),
             RemoveKeyResultPayload,
@@ -775,7 +776,7 @@ class Mutation:
     @doc.mutation("A new value with a confidence (0-1) and a note.")
     async def check_in_key_result(self, info: Info, input: CheckInKeyResultInput) -> CheckInKeyResultPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.check_in(
                 input.key_result_id,
@@ -790,7 +791,7 @@ class Mutation:
     @strawberry.mutation
     async def score_key_result(self, info: Info, input: ScoreKeyResultInput) -> ScoreKeyResultPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.score_key_result(
                 input.key_result_id,
@@ -804,7 +805,7 @@ class Mutation:
     @strawberry.mutation
     async def create_task(self, info: Info, input: CreateTaskInput) -> CreateTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.create_task(
                 title=input.title,
@@ -822,7 +823,7 @@ class Mutation:
     @strawberry.mutation
     async def link_task(self, info: Info, input: LinkTaskInput) -> LinkTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.link_task(
                 input.task_id, key_result_id=input.key_result_id, idempotency_key=input.idempotency_key
@@ -833,7 +834,7 @@ class Mutation:
     @strawberry.mutation
     async def assign_task(self, info: Info, input: AssignTaskInput) -> AssignTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.assign_task(
                 input.task_id, assignee=input.assignee, idempotency_key=input.idempotency_key
@@ -844,7 +845,7 @@ class Mutation:
     @strawberry.mutation
     async def revise_task(self, info: Info, input: ReviseTaskInput) -> ReviseTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.revise_task(
                 input.task_id,
@@ -859,7 +860,7 @@ class Mutation:
     @strawberry.mutation
     async def start_task(self, info: Info, input: StartTaskInput) -> StartTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.start_task(input.task_id, idempotency_key=input.idempotency_key),
             StartTaskPayload,
@@ -868,7 +869,7 @@ class Mutation:
     @doc.mutation("With `value`, checks in the linked key result in the same write.")
     async def complete_task(self, info: Info, input: CompleteTaskInput) -> CompleteTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.complete_task(
                 input.task_id,
@@ -883,7 +884,7 @@ class Mutation:
     @strawberry.mutation
     async def reopen_task(self, info: Info, input: ReopenTaskInput) -> ReopenTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.reopen_task(input.task_id, idempotency_key=input.idempotency_key),
             ReopenTaskPayload,
@@ -892,7 +893,7 @@ class Mutation:
     @strawberry.mutation
     async def cancel_task(self, info: Info, input: CancelTaskInput) -> CancelTaskPayload:
         app = info.context.app
-        return await _execute(  # type: ignore[no-any-return]
+        return await _execute(
             info,
             lambda: app.cancel_task(
                 input.task_id, reason=input.reason, idempotency_key=input.idempotency_key

@@ -197,7 +197,7 @@ class Query:
         page = await ctx.read(lambda: ctx.read_model.objectives(org, flt, size, after))
         for view in page.items:  # the objectives loader answers nested lookups without a query
             ctx.objectives.prime(view.id, view)
-        return connection_from_page(page, Objective.from_view)  # type: ignore[return-value]
+        return connection_from_page(page, Objective.from_view)
 
     @strawberry.field
     async def key_result(
@@ -259,7 +259,7 @@ class Query:
         await ctx.consistent(consistent_with)
         org, size, flt = ctx.org, check_first(first), (filter or TaskFilter()).to_model()
         page = await ctx.read(lambda: ctx.read_model.tasks(org, flt, size, after))
-        return connection_from_page(page, TaskType.from_view)  # type: ignore[return-value]
+        return connection_from_page(page, TaskType.from_view)
 
     @doc.field("Open tasks by priority (impact x KR share x remaining progress).")
     async def prioritized_tasks(
@@ -294,7 +294,7 @@ class Query:
             cycle_id=_uuid(cycle_id, "cycleId"), team_id=_uuid(team_id, "teamId"), unaligned_only=True
         )
         page = await ctx.read(lambda: ctx.read_model.tasks(org, flt, size, after))
-        return connection_from_page(page, TaskType.from_view)  # type: ignore[return-value]
+        return connection_from_page(page, TaskType.from_view)
 
     @doc.field("A key result's check-ins, newest first.")
     async def check_ins(
@@ -309,7 +309,7 @@ class Query:
         await ctx.consistent(consistent_with)
         org, kr_id, size = ctx.org, parse_uuid(key_result_id, "keyResultId"), check_first(first)
         page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
-        return connection_from_page(page, CheckIn.from_view)  # type: ignore[return-value]
+        return connection_from_page(page, CheckIn.from_view)
 
     @doc.field("Who changed what and when, by log position.")
     async def audit_log(
@@ -324,7 +324,7 @@ class Query:
         await ctx.consistent(consistent_with)
         org, size, flt = ctx.org, check_first(first), (filter or AuditFilter()).to_model()
         page = await ctx.read(lambda: ctx.read_model.audit_log(org, flt, size, after))
-        return connection_from_page(page, AuditEntry.from_view)  # type: ignore[return-value]
+        return connection_from_page(page, AuditEntry.from_view)
 
     @doc.field("Every event of one aggregate, oldest first, with values before and after.")
     async def history(

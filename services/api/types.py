@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Generic, TypeVar, cast
@@ -146,9 +146,8 @@ class Connection(Generic[N]):
 V = TypeVar("V")
 
 
-def connection_from_page(page: m.Page[V], convert: object) -> object:
+def connection_from_page(page: m.Page[V], convert: Callable[[V], N]) -> Connection[N]:
     """Builds a Connection from a read-side Page (convert: view -> GraphQL type)."""
-    assert callable(convert)
     return Connection(
         edges=[Edge(cursor=c, node=convert(item)) for item, c in zip(page.items, page.cursors, strict=True)],
         page_info=PageInfo(
@@ -159,10 +158,6 @@ def connection_from_page(page: m.Page[V], convert: object) -> object:
         ),
         total_count=page.total_count,
     )
-
-
-def position_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"p:{position}".encode()).decode()
 
 
 MAX_FIRST = m.MAX_PAGE
@@ -322,7 +317,7 @@ class KeyResult:
         ctx = info.context
         org, kr_id, size = ctx.org, parse_uuid(self.id, "id"), check_first(first)
         page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
-        return connection_from_page(page, CheckIn.from_view)  # type: ignore[return-value]
+        return connection_from_page(page, CheckIn.from_view)
 
 
 def objective_attainment(v: m.ObjectiveView) -> float | None:
