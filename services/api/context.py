@@ -126,6 +126,10 @@ class Context(BaseContext):
         await asyncio.to_thread(self.read_model.wait_for, wanted, MAX_CONSISTENCY_WAIT_S)
 
     # ------------------------------------------------------------------ loaders (per request)
+    def reset_loaders(self) -> None:
+        """Forget cached loads (a WebSocket connection keeps one context for many operations)."""
+        self._loaders.clear()
+
     def _loader(self, name: str, load: Callable[[list[Any]], Any]) -> DataLoader[Any, Any]:
         loader = self._loaders.get(name)
         if loader is None:

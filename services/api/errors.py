@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from okr.domain.errors import DomainError
-from okr.observability import observe_request
 from projections.model import ConsistencyTimeoutError, InvalidCursorError
 
 MASKED_MESSAGE = "Unexpected error."
@@ -98,15 +95,3 @@ def add_codes(errors: list[GraphQLError] | None) -> None:
 
 def mask_errors() -> MaskErrors:
     return MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE)
-
-
-class RequestMetrics(SchemaExtension):
-    """Records each operation's latency (okr_graphql_request_duration_seconds)."""
-
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        kind = "unknown"
-        with contextlib.suppress(Exception):
-            kind = self.execution_context.operation_type.value
-        observe_request(self.execution_context.operation_name, kind, time.perf_counter() - started)

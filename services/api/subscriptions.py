@@ -89,6 +89,7 @@ class Subscription:
 
         async for event in ctx.services.feed.subscribe(org, None, accept):
             await ctx.consistent(event.position)
+            ctx.reset_loaders()  # nested fields (team, cycle) must not come from an earlier event
             view = (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]
             if view is not None:
                 yield Objective.from_view(view)
