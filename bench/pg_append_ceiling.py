@@ -51,7 +51,7 @@ from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import request_context  # noqa: E402
 from okr.settings import Settings  # noqa: E402
 from okr.wiring import build_application  # noqa: E402
-from servers import postgres_server  # noqa: E402
+from servers import fresh_database, postgres_server  # noqa: E402
 
 STATE = json.dumps(
     {
@@ -138,30 +138,6 @@ def run_threads(
     return Result(label, threads, sum(counts) * events_per_op, elapsed, [x for lat in latencies for x in lat])
 
 
-def measure(
-    label: str,
-    threads: int,
-    seconds: float,
-    make_worker: Callable[[int], Callable[[], None]],
-    *,
-    repeat: int,
-    sampler: Callable[[], contextlib.AbstractContextManager[dict[str, float]]] | None = None,
-    events_per_op: int = 1,
-) -> Result:
-    """`repeat` runs of run_threads (each with its own lock sampling); the median-rate run, all rates."""
-    runs: list[Result] = []
-    for _ in range(repeat):
-        with sampler() if sampler is not None else contextlib.nullcontext({}) as stats:
-            result = run_threads(label, threads, seconds, make_worker, events_per_op)
-        result.extra.update(stats)
-        runs.append(result)
-    runs.sort(key=lambda r: r.rate)
-    chosen = runs[len(runs) // 2]
-    chosen.extra["runs"] = [round(r.rate, 1) for r in runs]
-    chosen.extra["best_events_per_s"] = round(runs[-1].rate, 1)
-    return chosen
-
-
 @contextlib.contextmanager
 def lock_sampler(url: str, schemas: list[str], table: str) -> Iterator[dict[str, float]]:
     """Samples pg_locks every 20 ms: how many sessions wait for a lock on `table` in `schemas`."""
@@ -200,8 +176,13 @@ def fresh_schema(url: str) -> str:
 
 
 def pg_app(url: str, schema: str, pool: int = 8) -> OkrApplication:
+    """An application on `schema` with at most `pool` connections (the server is shared)."""
     settings = Settings(
-        database_url=url, database_schema=schema, pool_size=pool, data_dir=Path(tempfile.mkdtemp())
+        database_url=url,
+        database_schema=schema,
+        pool_size=pool,
+        pool_max_overflow=0,
+        data_dir=Path(tempfile.mkdtemp()),
     )
     return build_application(settings)
 
@@ -225,18 +206,20 @@ def raw_append(app: OkrApplication, batch: int = 1) -> Callable[[int], Callable[
 
 
 def plain_insert(
-    url: str, schema: str, conns: list[psycopg.Connection[Any]]
+    url: str, schema: str, conns: list[psycopg.Connection[Any]], max_threads: int = 8
 ) -> Callable[[int], Callable[[], None]]:
+    """Writer i uses connection i (opened once, closed by the caller)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             f"CREATE TABLE {schema}.plain_events (notification_id bigserial PRIMARY KEY,"
             " originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text NOT NULL,"
             " state bytea NOT NULL, UNIQUE (originator_id, originator_version))"
         )
+    own = [psycopg.connect(url) for _ in range(max_threads)]
+    conns.extend(own)
 
-    def make(_: int) -> Callable[[], None]:
-        conn = psycopg.connect(url)
-        conns.append(conn)
+    def make(i: int) -> Callable[[], None]:
+        conn = own[i]
 
         def op() -> None:
             with conn.transaction():
@@ -283,134 +266,127 @@ def log_count(app: OkrApplication) -> int:
     return app.max_position()
 
 
+@dataclass
+class Cell:
+    """One measurement: `repeat` runs, interleaved with every other cell's runs."""
+
+    label: str
+    threads: int
+    make_worker: Callable[[int], Callable[[], None]]
+    sampler: Callable[[], contextlib.AbstractContextManager[dict[str, float]]] | None = None
+    events_per_op: int = 1
+    runs: list[Result] = field(default_factory=list)
+
+    def run(self, seconds: float) -> None:
+        with self.sampler() if self.sampler is not None else contextlib.nullcontext({}) as stats:
+            result = run_threads(self.label, self.threads, seconds, self.make_worker, self.events_per_op)
+        result.extra.update(stats)
+        self.runs.append(result)
+
+    def result(self) -> Result:
+        """The median-rate run, with every run's rate and the best one."""
+        runs = sorted(self.runs, key=lambda r: r.rate)
+        chosen = runs[len(runs) // 2]
+        chosen.extra["runs"] = [round(r.rate, 1) for r in self.runs]
+        chosen.extra["best_events_per_s"] = round(runs[-1].rate, 1)
+        return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each cell reports its median run")
     args = parser.parse_args()
     seconds: float = args.seconds
     repeat: int = args.repeat
-    results: list[Result] = []
+    cells: list[Cell] = []
+    closers: list[Callable[[], None]] = []
+    conns: list[psycopg.Connection[Any]] = []
 
-    with postgres_server() as url:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_server())
         with psycopg.connect(url, autocommit=True) as conn:
             pg_settings = {
                 name: conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
                 for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
             }
         print(
-            f"PostgreSQL {pg_settings}  cores={os.cpu_count()}  median of {repeat} x {seconds:.1f} s per cell"
+            f"PostgreSQL {pg_settings}  cores={os.cpu_count()}  {repeat} interleaved rounds of"
+            f" {seconds:.1f} s per cell (the shared machine's load hits every cell alike)"
         )
 
-        # 1. eventsourcing raw appends (table lock) with 1, 2, 4 threads.
+        def locks(*schemas: str) -> Callable[[], contextlib.AbstractContextManager[dict[str, float]]]:
+            return lambda: lock_sampler(url, list(schemas), "okr_events")
+
+        # 1. eventsourcing raw appends (table lock), 1-8 writers; ten events per transaction.
         schema = fresh_schema(url)
         app = pg_app(url, schema)
+        closers.append(app.close)
         for threads in (1, 2, 4, 8):
-            results.append(
-                measure(
-                    "pg eventsourcing append",
-                    threads,
-                    seconds,
-                    raw_append(app),
-                    repeat=repeat,
-                    sampler=lambda s=schema: lock_sampler(url, [s], "okr_events"),
-                )
-            )
-        # 1b. what shortens the lock: ten events per transaction (one lock and one WAL flush
-        #     for ten), and synchronous_commit=off (COMMIT does not wait for the flush).
-        results.append(
-            measure(
-                "pg append, 10 events/txn", 1, seconds, raw_append(app, 10), repeat=repeat, events_per_op=10
-            )
-        )
-        app.close()
-        os.environ["PGOPTIONS"] = "-c synchronous_commit=off"
-        try:
-            schema = fresh_schema(url)
-            app = pg_app(url, schema)
-            for threads in (1, 4):
-                results.append(
-                    measure(
-                        "pg append, synchronous_commit=off",
-                        threads,
-                        seconds,
-                        raw_append(app),
-                        repeat=repeat,
-                        sampler=lambda s=schema: lock_sampler(url, [s], "okr_events"),
-                    )
-                )
-            app.close()
-        finally:
-            del os.environ["PGOPTIONS"]
+            cells.append(Cell("pg eventsourcing append", threads, raw_append(app), locks(schema)))
+        cells.append(Cell("pg append, 10 events/txn", 1, raw_append(app, 10), events_per_op=10))
+
+        # 1b. synchronous_commit=off (COMMIT does not wait for the WAL flush), set on a database
+        #     of its own so that no other cell's connections inherit it.
+        async_url = stack.enter_context(fresh_database(url))
+        with psycopg.connect(url, autocommit=True) as conn:
+            dbname = async_url.rsplit("/", 1)[1]
+            conn.execute(f'ALTER DATABASE "{dbname}" SET synchronous_commit = off')
+        async_schema = fresh_schema(async_url)
+        async_app = pg_app(async_url, async_schema, pool=4)
+        closers.append(async_app.close)
+        for threads in (1, 4):
+            cells.append(Cell("pg append, synchronous_commit=off", threads, raw_append(async_app)))
 
         # 2. plain INSERT baseline (no table lock), same row shape, same one-row transactions.
-        schema = fresh_schema(url)
+        plain_schema = fresh_schema(url)
+        plain = plain_insert(url, plain_schema, conns)
         for threads in (1, 2, 4, 8):
-            conns: list[psycopg.Connection[Any]] = []
-            results.append(
-                measure(
-                    "pg plain insert (no lock)",
-                    threads,
-                    seconds,
-                    plain_insert(url, schema, conns),
-                    repeat=repeat,
-                )
-            )
-            for conn in conns:
-                conn.close()
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f"DROP TABLE {schema}.plain_events")
+            cells.append(Cell("pg plain insert (no lock)", threads, plain))
 
         # 3. shards: the lock is per log table. The same 8 writer threads split over two logs
         #    (two schemas = two shards, two tables, two locks).
         shard_schemas = [fresh_schema(url), fresh_schema(url)]
-        shards = [pg_app(url, schema) for schema in shard_schemas]
+        shards = [pg_app(url, schema, pool=4) for schema in shard_schemas]
+        closers.extend(shard.close for shard in shards)
 
         def shard_worker(i: int) -> Callable[[], None]:
             return raw_append(shards[i % 2])(i)
 
-        results.append(
-            measure(
-                "pg 2 logs (shards)",
-                8,
-                seconds,
-                shard_worker,
-                repeat=repeat,
-                sampler=lambda: lock_sampler(url, shard_schemas, "okr_events"),
-            )
-        )
-        for shard in shards:
-            shard.close()
+        cells.append(Cell("pg 2 logs (shards)", 8, shard_worker, locks(*shard_schemas)))
 
-        # 4. the command path on PostgreSQL.
+        # 4. the command path on PostgreSQL, one key result per thread.
         for threads in (1, 2, 4):
-            app = pg_app(url, fresh_schema(url))
-            workers = check_in_workers(app, f"b{threads}", threads)
-            results.append(measure("pg check_in command", threads, seconds, workers, repeat=repeat))
-            app.close()
+            command_app = pg_app(url, fresh_schema(url), pool=threads + 1)
+            closers.append(command_app.close)
+            workers = check_in_workers(command_app, f"b{threads}", threads)
+            cells.append(Cell("pg check_in command", threads, workers))
 
-    # 5. SQLite: raw appends and the command path.
-    for threads in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            app = build_application(Settings(data_dir=Path(tmp)))
-            results.append(
-                measure("sqlite eventsourcing append", threads, seconds, raw_append(app), repeat=repeat)
-            )
-            app.close()
-    for threads in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            app = build_application(Settings(data_dir=Path(tmp)))
-            results.append(
-                measure(
-                    "sqlite check_in command",
-                    threads,
-                    seconds,
-                    check_in_workers(app, "s", threads),
-                    repeat=repeat,
-                )
-            )
-            app.close()
+        # 5. SQLite: raw appends and the command path (one file each).
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        for threads in (1, 2):
+            sqlite_app = build_application(Settings(data_dir=tmp / f"append{threads}"))
+            closers.append(sqlite_app.close)
+            cells.append(Cell("sqlite eventsourcing append", threads, raw_append(sqlite_app)))
+        for threads in (1, 2):
+            sqlite_app = build_application(Settings(data_dir=tmp / f"command{threads}"))
+            closers.append(sqlite_app.close)
+            workers = check_in_workers(sqlite_app, "s", threads)
+            cells.append(Cell("sqlite check_in command", threads, workers))
 
+        try:
+            for round_ in range(repeat):
+                started = time.perf_counter()
+                for cell in cells:
+                    cell.run(seconds)
+                print(f"round {round_ + 1}/{repeat}: {time.perf_counter() - started:.0f} s", flush=True)
+        finally:
+            for conn in conns:
+                conn.close()
+            for close in closers:
+                close()
+
+    results = [cell.result() for cell in cells]
     rows = [r.row() for r in results]
     print(
         f"{'measurement':32} {'thr':>3} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
