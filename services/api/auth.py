@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +37,11 @@ class Principal:
     user: str
     org: str
     roles: frozenset[str]
+    expires_at: float | None = None  # the token's `exp` (seconds since the epoch)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and time.time() >= self.expires_at
 
     def request_context(self) -> RequestContext:
         return RequestContext(org_id=self.org, actor=self.user, roles=self.roles)
@@ -122,7 +128,10 @@ def decode_token(token: str, keys: JwtKeys) -> Principal:
     known = frozenset(r for r in roles if r in ROLES)
     if not known:
         raise AuthenticationError(f"token has no known role (one of {', '.join(ROLES)})")
-    return Principal(user=user, org=org, roles=known)
+    exp = claims.get("exp")
+    return Principal(
+        user=user, org=org, roles=known, expires_at=float(exp) if isinstance(exp, int | float) else None
+    )
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -73,6 +73,11 @@ class Context(BaseContext):
             raise ApiError(self.auth_error or "authentication required", code="UNAUTHENTICATED")
         return self._principal
 
+    def check_not_expired(self) -> None:
+        """Long-lived subscriptions end when their token expires."""
+        if self.principal.expired:
+            raise ApiError("token expired: reconnect with a fresh token", code="UNAUTHENTICATED")
+
     @property
     def authenticated(self) -> bool:
         return self._principal is not None

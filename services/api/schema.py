@@ -62,6 +62,12 @@ class OkrSchema(strawberry.Schema):
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
+    async def _handle_execution_result(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Every result, also each subscription frame, carries codes on its errors."""
+        result = await super()._handle_execution_result(*args, **kwargs)
+        add_codes(result.errors)
+        return result
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Errors raised before the extensions' hooks finish (cached parse failures) get codes too."""
         result = await super().execute(*args, **kwargs)

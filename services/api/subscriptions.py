@@ -75,6 +75,7 @@ class Subscription:
             )
 
         async for event in ctx.services.feed.subscribe(ctx.org, after_position, accept):
+            ctx.check_not_expired()
             yield to_event(event)
 
     @doc.subscription("The objective each time it changes (after the views caught up).")
@@ -88,6 +89,7 @@ class Subscription:
             return e.aggregate_id == oid
 
         async for event in ctx.services.feed.subscribe(org, None, accept):
+            ctx.check_not_expired()
             await ctx.consistent(event.position)
             ctx.reset_loaders()  # nested fields (team, cycle) must not come from an earlier event
             view = (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from api.app import create_app
-from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from e2e.apiserver import SECRET, Client, Subscription, ThreadedServer, token
 from okr.settings import Settings
 
 
@@ -356,3 +357,18 @@ def test_metrics_count_requests_and_command_outcomes(api: Api, seeded: dict[str,
     assert "okr_graphql_request_duration_seconds" in text
     assert 'okr_commands_total{command="create_team",outcome="rejected"}' in text
     assert 'command="activate_objective",outcome="ok"' in text
+
+
+def test_subscription_ends_when_its_token_expires(api: Api, seeded: dict[str, str]) -> None:
+    """A subscription opened with a short-lived token gets UNAUTHENTICATED once the token expired."""
+    short = token(seeded["org"], ttl=timedelta(seconds=2))
+    query = "subscription { events { position } }"
+    writer = api.client(token(seeded["org"]))
+    with Subscription(api.url, short, query) as live:
+        writer.m("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 1})
+        assert live.next()["events"]["position"] > 0
+        time.sleep(2.2)
+        writer.m("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 2})
+        with pytest.raises(AssertionError, match="UNAUTHENTICATED") as ended:
+            live.next()
+        assert "token expired" in str(ended.value)

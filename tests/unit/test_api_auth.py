@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -119,3 +120,11 @@ def test_mint_refuses_bad_roles_and_orgs() -> None:
         mint(HS, org="acme", user="u", roles=["root"])
     with pytest.raises(ValueError, match="org id"):
         mint(HS, org="a b", user="u", roles=["admin"])
+
+
+def test_principal_knows_when_its_token_expires() -> None:
+    """The decoded principal carries `exp`, so long-lived subscriptions can end with the token."""
+    fresh = decode_token(mint(HS, org="acme", user="u", roles=["viewer"]), HS)
+    assert fresh.expires_at is not None
+    assert not fresh.expired
+    assert replace(fresh, expires_at=0.0).expired
