@@ -651,8 +651,11 @@ def run(args: argparse.Namespace) -> int:
     if not settings.nats_url:
         log.error("okr relay needs OKR_NATS_URL (e.g. nats://127.0.0.1:4222)")
         return 2
-    batch_size = getattr(args, "batch_size", None) or DEFAULT_BATCH_SIZE
-    service = RelayService(settings, batch_size=batch_size)
+    batch_size = getattr(args, "batch_size", None)
+    if batch_size is not None and not 1 <= batch_size <= 4000:
+        log.error("--batch-size must be 1-4000 (got %d)", batch_size)
+        return 2
+    service = RelayService(settings, batch_size=batch_size or DEFAULT_BATCH_SIZE)
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
