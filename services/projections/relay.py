@@ -449,9 +449,17 @@ class RelayService:
                 if self._store is None:
                     self._store = await asyncio.to_thread(open_position_store, self.settings)
                     self._set_position(await asyncio.to_thread(self._store.load))
+                publishers: list[BatchPublisher] = []
+
+                async def connection_lost(publishers: list[BatchPublisher] = publishers) -> None:
+                    for publisher in publishers:
+                        publisher.fail("the connection to NATS was lost")
+
                 nc = await nats.connect(
                     self.nats_url,
                     name="okr-relay",
+                    disconnected_cb=connection_lost,
+                    closed_cb=connection_lost,
                     # The relay owns reconnection (with back-off and a re-read of the log), so
                     # the client neither retries for minutes nor buffers while disconnected.
                     allow_reconnect=False,
@@ -463,6 +471,7 @@ class RelayService:
                 )
                 await ensure_stream(nc.jetstream(), self.settings)
                 publisher = BatchPublisher(nc)
+                publishers.append(publisher)
                 await publisher.start()
                 self._connected = True
                 self._last_error = None

@@ -86,6 +86,13 @@ class BatchPublisher:
         if batch.acked >= batch.size:
             batch.done.set()
 
+    def fail(self, reason: str) -> None:
+        """Fails the batch in flight at once (e.g. the connection dropped: its acks will not come)."""
+        batch = self._current
+        if batch is not None and not batch.done.is_set():
+            batch.error = reason
+            batch.done.set()
+
     async def send(self, messages: Sequence[CloudEventMessage]) -> _Batch:
         """Publishes the batch in order (header Nats-Msg-Id = CloudEvent id); acks arrive later."""
         batch = _Batch(number=next(self._numbers), size=len(messages))

@@ -136,7 +136,7 @@ def test_nats_outage_commands_continue_and_every_event_arrives(sqlite_settings: 
     server = NatsProcess().start()
     settings = relay_settings_for(sqlite_settings, server.url)
     app = build_application(settings)
-    relay = RelayService(settings, app, batch_size=50, max_backoff=0.5, ack_timeout=2.0)
+    relay = RelayService(settings, app, batch_size=50, max_backoff=0.5)
     relay.start()
     try:
         create_teams(app, org, 20, chunk=1)
