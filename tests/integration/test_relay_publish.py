@@ -321,3 +321,30 @@ def test_subscribe_live_yields_new_events_of_one_org(sqlite_relay_settings: Sett
     assert [e["orgid"] for e in received] == [mine, mine]
     assert [e["data"]["name"] for e in received] == [f"Team of {mine}"] * 2
     assert received[0]["position"] < received[1]["position"]
+
+
+def test_stream_is_created_from_settings_and_updated_when_they_change(
+    sqlite_relay_settings: Settings,
+) -> None:
+    """The relay creates the stream with the configured limits and updates it idempotently."""
+    settings = sqlite_relay_settings.model_copy(
+        update={"nats_stream_max_age_days": 30.0, "nats_duplicate_window_s": 90.0}
+    )
+
+    async def config() -> Any:
+        nc = await nats.connect(settings.nats_url or "")
+        try:
+            return (await nc.jetstream().stream_info(settings.nats_stream)).config
+        finally:
+            await nc.close()
+
+    app = build_application(settings)
+    assert asyncio.run(RelayService(settings, app).run_async(once=True)) == 0
+    created = asyncio.run(config())
+    assert created.subjects == [f"{settings.nats_subject_prefix}.>"]
+    assert (created.max_age, created.duplicate_window, created.num_replicas) == (30 * 86_400.0, 90.0, 1)
+    assert created.retention == "limits"
+    changed = settings.model_copy(update={"nats_duplicate_window_s": 45.0})
+    assert asyncio.run(RelayService(changed, app).run_async(once=True)) == 0
+    assert asyncio.run(config()).duplicate_window == 45.0
+    app.close()
