@@ -281,6 +281,19 @@ def test_once_reports_failure_when_nats_is_unreachable(sqlite_settings: Settings
     app.close()
 
 
+async def wait_for_consumer(settings: Settings, timeout: float = 10.0) -> None:
+    """Until the stream has a consumer (the live subscription is in place)."""
+    nc = await nats.connect(settings.nats_url or "")
+    try:
+        js = nc.jetstream()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (await js.stream_info(settings.nats_stream)).state.consumer_count < 1:
+            assert asyncio.get_running_loop().time() < deadline, "no consumer appeared"
+            await asyncio.sleep(0.02)
+    finally:
+        await nc.close()
+
+
 def test_subscribe_live_yields_new_events_of_one_org(sqlite_relay_settings: Settings) -> None:
     """The live helper streams one org's new events (ordered consumer) and nothing of other orgs."""
     settings = sqlite_relay_settings
@@ -303,9 +316,9 @@ def test_subscribe_live_yields_new_events_of_one_org(sqlite_relay_settings: Sett
 
         with request_context(system_context(mine, "alice")):
             await asyncio.to_thread(app.create_team, name="Before subscribing")
-        relay.wait_for(app.max_position(), 10)
+        assert relay.wait_for(app.max_position(), 10)
         task = asyncio.create_task(collect())
-        await asyncio.sleep(0.3)
+        await wait_for_consumer(settings)
         for org in (other, mine, other, mine):
             with request_context(system_context(org, "alice")):
                 await asyncio.to_thread(app.create_team, name=f"Team of {org}")
