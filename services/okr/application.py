@@ -144,6 +144,10 @@ class OkrApplication(Application[UUID]):
         """Called with the new max position after every successful write (wakes runners)."""
         self._commit_listeners.append(listener)
 
+    def remove_commit_listener(self, listener: Callable[[int], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._commit_listeners.remove(listener)
+
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
