@@ -80,8 +80,11 @@ CHECKED_IN_TOPIC = "okr.domain.objective:Objective.KeyResultCheckedIn"
 class Proc:
     """One `okr` sub-command as its own OS process (own session), output to a log file."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log_dir: Path, python: str = sys.executable
+    ) -> None:
         self.name = name
+        self.python = python
         self.args = args
         self.env = env
         self.log_path = log_dir / f"{name}.log"
@@ -94,7 +97,7 @@ class Proc:
             log.write(f"--- start #{self.starts} ---\n".encode())
             log.flush()
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "okr.cli", *self.args],
+                [self.python, "-m", "okr.cli", *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -158,7 +161,9 @@ class Api:
 class Topology:
     """Two APIs, one projection worker, one relay, against one database and one NATS server."""
 
-    def __init__(self, db_url: str, nats_url: str, workdir: Path, apis: int = 2) -> None:
+    def __init__(
+        self, db_url: str, nats_url: str, workdir: Path, apis: int = 2, python: str = sys.executable
+    ) -> None:
         tag = uuid.uuid4().hex[:8]
         self.db_url = db_url
         self.nats_url = nats_url
@@ -183,12 +188,15 @@ class Topology:
             Api(
                 i,
                 port,
-                Proc(f"api{i + 1}", ["serve", "--no-projections", "--port", str(port)], base, workdir),
+                Proc(
+                    f"api{i + 1}", ["serve", "--no-projections", "--port", str(port)], base, workdir, python
+                ),
             )
             for i, port in enumerate(free_port() for _ in range(apis))
         ]
-        self.worker = Proc("worker", ["project"], base, workdir)
-        self.relay = Proc("relay", ["relay"], relay_env, workdir)
+        self.worker = Proc("worker", ["project"], base, workdir, python)
+        self.relay = Proc("relay", ["relay"], relay_env, workdir, python)
+        self.python = python
 
     @property
     def settings(self) -> Settings:
@@ -570,10 +578,11 @@ class Config:
     outage_s: float = 1.0
     kill_relay: bool = False
     settle_timeout: float = 120.0
+    python: str = sys.executable  # the interpreter that runs the okr processes
 
 
 async def scenario(db_url: str, nats_url: str, config: Config, workdir: Path) -> dict[str, Any]:
-    topo = Topology(db_url, nats_url, workdir)
+    topo = Topology(db_url, nats_url, workdir, python=config.python)
     report: dict[str, Any] = {"stream": topo.stream}
     consumer = StreamConsumer(nats_url, topo.stream, topo.prefix)
     headers = {"Authorization": f"Bearer {topo.token()}"}
@@ -679,7 +688,7 @@ async def scenario(db_url: str, nats_url: str, config: Config, workdir: Path) ->
         verdict["views_at_head"] = "views" in caught
         replay = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "okr.cli", "replay", "--verify"],
+            [topo.python, "-m", "okr.cli", "replay", "--verify"],
             env=topo.base_env,
             capture_output=True,
             text=True,
@@ -749,6 +758,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--objectives", type=int, default=16, help="objectives (one key result each)")
     parser.add_argument("--kill-relay", action="store_true", help="SIGKILL and restart the relay too")
+    parser.add_argument(
+        "--okr-python",
+        default=sys.executable,
+        help="interpreter of the okr processes, e.g. a venv with the project installed as the image does",
+    )
     args = parser.parse_args()
     config = Config(
         throughput_commands=args.throughput_commands,
@@ -756,6 +770,7 @@ def main() -> int:
         concurrency=args.concurrency,
         objectives=args.objectives,
         kill_relay=args.kill_relay,
+        python=args.okr_python,
     )
     with servers() as (db_url, nats_url), tempfile.TemporaryDirectory(prefix="okr-topology-") as tmp:
         print(f"PostgreSQL fresh database, NATS {nats_url}; {os.cpu_count()} cores; work dir {tmp}")
