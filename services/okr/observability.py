@@ -8,7 +8,8 @@
   (`prometheus_client.make_asgi_app()` or `render_metrics()`) exports them:
   `okr_graphql_request_duration_seconds{operation,type}`, `okr_commands_total{command,outcome}`,
   `okr_lag_positions{component}` and `okr_lag_seconds{component}` (a component is a view name
-  or `relay`).
+  or `relay`). `refresh_lag(app, positions)` computes them from the event store and the stored
+  positions, so the API process that is scraped reports workers and relays running elsewhere.
 - Label values are bounded: operation names come from clients, so they are sanitised and capped
   (`MAX_OPERATIONS` distinct names, then `other`).
 
@@ -22,7 +23,9 @@ import logging
 import re
 import sys
 import threading
-from typing import Final, TextIO
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Final, TextIO
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
@@ -30,6 +33,9 @@ from prometheus_client.exposition import generate_latest
 from pythonjsonlogger.json import JsonFormatter
 
 from okr.domain import maybe_context
+
+if TYPE_CHECKING:
+    from okr.application import OkrApplication
 
 __all__ = [
     "COMMANDS",
@@ -43,6 +49,7 @@ __all__ = [
     "observe_command",
     "observe_request",
     "operation_label",
+    "refresh_lag",
     "render_metrics",
     "set_lag",
 ]
@@ -193,6 +200,28 @@ def set_lag(component: str, positions: int, seconds: float) -> None:
     label = _label(component)
     LAG_POSITIONS.labels(component=label).set(positions)
     LAG_SECONDS.labels(component=label).set(max(seconds, 0.0) if positions else 0.0)
+
+
+def refresh_lag(app: OkrApplication, positions: Mapping[str, int], now: datetime | None = None) -> None:
+    """Sets every consumer's lag from the event store: call it when /metrics is scraped.
+
+    `positions` maps a component (a view name, or `relay`) to the last log position it has
+    processed, as stored in the database (so any API process can report the lag of workers and
+    relays running elsewhere). Seconds = age of the first event after that position.
+    """
+    head = app.max_position()
+    moment = now or datetime.now(tz=UTC)
+    for component, position in positions.items():
+        behind = max(head - position, 0)
+        seconds = 0.0
+        if behind:
+            notifications = app.recorder.select_notifications(position + 1, 1)
+            if notifications:
+                event = app.mapper.to_domain_event(notifications[0])
+                timestamp = getattr(event, "timestamp", None)
+                if isinstance(timestamp, datetime):
+                    seconds = (moment - timestamp).total_seconds()
+        set_lag(component, behind, seconds)
 
 
 def render_metrics(registry: CollectorRegistry = DEFAULT_REGISTRY) -> tuple[bytes, str]:

@@ -7,12 +7,13 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
 from okr import observability as obs
-from okr.application import system_context
+from okr.application import OkrApplication, system_context
 from okr.domain import RequestContext, request_context
 
 
@@ -167,3 +168,19 @@ def test_render_metrics_exports_the_series() -> None:
     assert 'okr_commands_total{command="draft_objective",outcome="ok"}' in text
     assert "# TYPE okr_graphql_request_duration_seconds histogram" in text
     assert "# TYPE okr_lag_positions gauge" in text
+
+
+def test_refresh_lag_reports_positions_and_age_from_the_store(memory_app: OkrApplication) -> None:
+    """refresh_lag: positions behind the head, seconds since the first unprocessed event; 0 at the head."""
+    with request_context(system_context("acme", "alice")):
+        first = memory_app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))
+        memory_app.start_cycle(first.id)
+        memory_app.schedule_cycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30))
+    head = memory_app.max_position()
+    (second,) = memory_app.recorder.select_notifications(2, 1)
+    written = memory_app.mapper.to_domain_event(second).timestamp
+    obs.refresh_lag(memory_app, {"progress": 1, "relay": head}, now=written + timedelta(seconds=7))
+    assert _sample("okr_lag_positions", {"component": "progress"}) == head - 1
+    assert _sample("okr_lag_seconds", {"component": "progress"}) == pytest.approx(7.0)
+    assert _sample("okr_lag_positions", {"component": "relay"}) == 0
+    assert _sample("okr_lag_seconds", {"component": "relay"}) == 0.0
