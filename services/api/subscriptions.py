@@ -79,7 +79,17 @@ class Subscription:
             yield to_event(event)
 
     @doc.subscription("The objective each time it changes (after the views caught up).")
-    async def objective_changed(self, info: Info, id: strawberry.ID) -> AsyncGenerator[Objective, None]:
+    async def objective_changed(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        after_position: Annotated[
+            int | None,
+            strawberry.argument(
+                description="Also report changes after this log position (default: from now on)."
+            ),
+        ] = None,
+    ) -> AsyncGenerator[Objective, None]:
         ctx = info.context
         org, oid = ctx.org, parse_uuid(id, "id")
         if not (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]:
@@ -88,7 +98,7 @@ class Subscription:
         def accept(e: FeedEvent) -> bool:
             return e.aggregate_id == oid
 
-        async for event in ctx.services.feed.subscribe(org, None, accept):
+        async for event in ctx.services.feed.subscribe(org, after_position, accept):
             ctx.check_not_expired()
             await ctx.consistent(event.position)
             ctx.reset_loaders()  # nested fields (team, cycle) must not come from an earlier event

@@ -122,8 +122,9 @@ def test_subscription_receives_another_clients_check_in(server: str, org: str) -
         Subscription(
             server,
             token(org, user="alice"),
-            "subscription($o: ID!) { objectiveChanged(id: $o) { id keyResults { current } progress } }",
-            {"o": ids["objective"]},
+            "subscription($o: ID!, $after: Int) {"
+            " objectiveChanged(id: $o, afterPosition: $after) { id keyResults { current } progress } }",
+            {"o": ids["objective"], "after": start},
         ) as changed,
         Subscription(server, token(other_org), events_query, {"after": 0}) as outsider,
     ):
@@ -138,9 +139,7 @@ def test_subscription_receives_another_clients_check_in(server: str, org: str) -
         assert event["payload"]["value"] == 200
         assert event["payload"]["note"] == "halfway"
         objective = changed.next(timeout=15)["objectiveChanged"]
-        assert objective["keyResults"][0]["current"] in (1, 200)
-        if objective["keyResults"][0]["current"] == 1:  # subscribed before our first check-in landed
-            objective = changed.next(timeout=15)["objectiveChanged"]
+        assert objective["keyResults"][0]["current"] == 200
         assert objective["progress"] == pytest.approx(0.5)
         # the outsider replays the whole log from 0 but sees only its own org's events
         outsider_client = Client(server, token(other_org))
@@ -226,8 +225,8 @@ def test_dashboard_tree_and_prioritized_tasks(admin: Client) -> None:
         "position"
     ]
     data = admin.q(
-        """query($c: ID!, $p: Int) {
-          dashboard(cycleId: $c, consistentWith: $p) {
+        """query($c: ID!) {
+          dashboard(cycleId: $c) {
             objectivesTotal meanProgress alignmentRatio objectivesAlignedRatio
             countsByStatus { status count } countsByState { state count } policyWarnings }
           tree(cycleId: $c) { objective { title } children { objective { title parentKeyResultId } } }
@@ -235,7 +234,8 @@ def test_dashboard_tree_and_prioritized_tasks(admin: Client) -> None:
           unalignedTasks { totalCount edges { node { title aligned } } }
           objectives(filter: {cycleId: $c}) { edges { node { title confidence warnings cycle { name } } } }
         }""",
-        {"c": ids["cycle"], "p": position},
+        {"c": ids["cycle"]},
+        **{"X-Consistent-With": str(position)},  # request-wide: every field waits
     )
     dashboard = data["dashboard"]
     assert dashboard["objectivesTotal"] == 2
@@ -271,12 +271,13 @@ def test_history_audit_and_idempotency(admin: Client) -> None:
     reused = admin.m_raw("checkInKeyResult", {"keyResultId": ids["kr"], "value": 11, "idempotencyKey": "k-1"})
     assert reused["data"]["checkInKeyResult"]["errors"][0]["code"] == "IDEMPOTENCY_KEY_REUSED"
     data = admin.q(
-        """query($o: ID!, $p: Int, $k: ID!) {
-          history(aggregateId: $o, consistentWith: $p) { eventType actor payload }
+        """query($o: ID!, $k: ID!) {
+          history(aggregateId: $o) { eventType actor payload }
           auditLog(filter: {aggregateId: $o}, first: 100) { totalCount edges { node { eventType } } }
           checkIns(keyResultId: $k) { totalCount }
         }""",
-        {"o": ids["objective"], "p": first["position"], "k": ids["kr"]},
+        {"o": ids["objective"], "k": ids["kr"]},
+        **{"X-Consistent-With": str(first["position"])},
     )
     types = [e["eventType"] for e in data["history"]]
     assert types[-1].endswith("KeyResultCheckedIn")

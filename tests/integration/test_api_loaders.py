@@ -58,14 +58,15 @@ def test_dashboard_request_is_a_handful_of_read_model_calls(
     spy = CountingReadModel(app.state.services.read_model)
     app.state.services.read_model = spy
     data = client.q(
-        """query($c: ID!, $p: Int) {
-          dashboard(cycleId: $c, consistentWith: $p) { objectivesTotal }
+        """query($c: ID!) {
+          dashboard(cycleId: $c) { objectivesTotal }
           objectives(filter: {cycleId: $c}, first: 50) { edges { node {
             title team { name parent { name } } cycle { name } parentObjective { title team { name } }
             keyResults { title objective { title } }
           } } }
         }""",
-        {"c": cycle, "p": position},
+        {"c": cycle},
+        **{"X-Consistent-With": str(position)},
     )
     assert data["dashboard"]["objectivesTotal"] == 12
     assert len(data["objectives"]["edges"]) == 12
