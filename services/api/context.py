@@ -14,11 +14,12 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from api.auth import AuthenticationError, JwtKeys, Principal, bearer_token, decode_token
+from api.cache import PositionCache
 from api.errors import ApiError, BadInputError
 from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
 from okr.settings import Settings
-from projections.model import CycleView, ObjectiveView, ReadModel, TeamView
+from projections.model import CycleView, Dashboard, ObjectiveView, ReadModel, TeamView
 
 if TYPE_CHECKING:
     from api.feed import EventFeed
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 CONSISTENCY_HEADER = "x-consistent-with"
 MAX_CONSISTENCY_WAIT_S = 10.0
+DASHBOARD_TTL_S = 1.0  # dashboards are reused while the views stand still, for at most 1 s
 
 
 @dataclass
@@ -40,6 +42,10 @@ class Services:
     feed: EventFeed
     writer: Executor | None = None  # commands run here (None: the default executor)
     extras: dict[str, Any] = field(default_factory=dict)
+    dashboards: PositionCache[Dashboard] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dashboards = PositionCache(self.read_model.position, ttl=DASHBOARD_TTL_S)
 
 
 def parse_uuid(value: str, field_name: str) -> UUID:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from strawberry.extensions import SchemaExtension
 
@@ -30,4 +30,15 @@ class FreshLoaders(SchemaExtension):
         reset = getattr(self.execution_context.context, "reset_loaders", None)
         if callable(reset):
             reset()
+        yield
+
+
+class ConsistencyHeader(SchemaExtension):
+    """`X-Consistent-With: <position>`: the whole request waits for the views before executing,
+    so every field (nested ones too) sees that write."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        consistent = getattr(self.execution_context.context, "consistent", None)
+        if callable(consistent) and getattr(self.execution_context.context, "header_position", None):
+            await consistent(None)
         yield

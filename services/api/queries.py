@@ -243,7 +243,12 @@ class Query:
         tid = _uuid(team_id, "teamId")
         if when is None:
             await ctx.consistent(consistent_with)
-        view = await ctx.read(lambda: ctx.read_model.dashboard(org, cid, tid, as_of=when))
+            cache = ctx.services.dashboards
+            view = await ctx.read(
+                lambda: cache.get_or_compute((org, cid, tid), lambda: ctx.read_model.dashboard(org, cid, tid))
+            )
+        else:
+            view = await ctx.read(lambda: ctx.read_model.dashboard(org, cid, tid, as_of=when))
         return Dashboard.from_view(view)
 
     @strawberry.field

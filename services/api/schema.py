@@ -19,7 +19,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from api.errors import EXPOSED, ErrorCodes, add_codes, mask_errors
-from api.extensions import FreshLoaders, RequestMetrics
+from api.extensions import ConsistencyHeader, FreshLoaders, RequestMetrics
 from api.mutations import Mutation
 from api.queries import Query
 from api.subscriptions import Subscription
@@ -40,6 +40,7 @@ def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], 
     return [
         RequestMetrics,
         FreshLoaders,
+        ConsistencyHeader,
         ErrorCodes,
         mask_errors,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),

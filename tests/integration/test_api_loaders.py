@@ -88,3 +88,17 @@ def test_loaders_do_not_leak_between_requests(served: tuple[ThreadedServer, Any]
     position = client.m("reviseObjective", {"objectiveId": oid, "title": "after"})["position"]
     assert client.q(query, {"o": oid, "p": position})["objective"]["title"] == "after"
     client.close()
+
+
+def test_dashboard_reflects_a_write_right_after_it(served: tuple[ThreadedServer, Any], org: str) -> None:
+    """The dashboard cache never hides a processed write: read-your-writes holds for dashboards."""
+    server, _ = served
+    client = Client(server.url, token(org))
+    cycle = client.m("scheduleCycle", {"name": "Q", "start": "2026-01-01", "end": "2026-12-31"})["id"]
+    query = "query($c: ID!) { dashboard(cycleId: $c) { objectivesTotal } }"
+    for expected in range(1, 4):
+        position = client.m("draftObjective", {"cycleId": cycle, "title": f"o{expected}"})["position"]
+        seen = client.q(query, {"c": cycle}, **{"X-Consistent-With": str(position)})
+        assert seen["dashboard"]["objectivesTotal"] == expected
+        assert client.q(query, {"c": cycle})["dashboard"]["objectivesTotal"] == expected
+    client.close()
