@@ -93,6 +93,10 @@ def resolve_keys(settings: Settings) -> JwtKeys:
     created = False
     if settings.jwt_secret is not None and settings.jwt_secret.get_secret_value():
         secret = settings.jwt_secret.get_secret_value()
+    elif settings.environment == "production":
+        # replicas must share one key, and a secret nobody configured is nobody's responsibility
+        msg = "production needs OKR_JWT_SECRET (32+ characters) or OKR_JWT_PUBLIC_KEY with RS256"
+        raise RuntimeError(msg)
     else:
         secret, created = load_or_create_secret(settings)
     return JwtKeys("HS256", secret, secret, settings.jwt_issuer, settings.jwt_audience, created)

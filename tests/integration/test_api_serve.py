@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from test_relay_publish import delete_stream, read_subject, relay_settings_for
 
 from api.app import create_app
+from api.auth import resolve_keys
 from e2e.apiserver import Client, ThreadedServer, token
 from okr.settings import Settings
 from servers import free_port, wait_port
@@ -159,3 +160,13 @@ def test_readyz_reports_unreachable_nats(sqlite_settings: Settings) -> None:
         assert response.status_code == 503
         assert response.json()["checks"]["nats"]["ok"] is False
         assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+def test_production_never_generates_a_secret(tmp_path: Path) -> None:
+    """In production a missing JWT secret stops start-up instead of generating one per replica."""
+    with pytest.raises(RuntimeError, match="OKR_JWT_SECRET"):
+        resolve_keys(Settings(environment="production", data_dir=tmp_path))
+    assert not (tmp_path / "jwt-secret").exists()
+    keys = resolve_keys(Settings(environment="development", data_dir=tmp_path))
+    assert keys.generated_secret
+    assert resolve_keys(Settings(environment="development", data_dir=tmp_path)).verify_key == keys.verify_key
