@@ -134,7 +134,8 @@ def server_process(data_dir: Path, **env: str) -> Iterator[str]:
         "OKR_LOG_LEVEL": "WARNING",
         **env,
     }
-    log = (data_dir.parent / f"server-{port}.log").open("w")
+    log_path = data_dir.parent / f"server-{port}.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "okr.cli", "serve", "--port", str(port)],
         env=full_env,
@@ -142,13 +143,18 @@ def server_process(data_dir: Path, **env: str) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_port("127.0.0.1", port, timeout=60)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{url}/readyz").status_code != 200:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server never became ready")
-            time.sleep(0.05)
+        try:
+            wait_port("127.0.0.1", port, timeout=60)
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while httpx.get(f"{url}/readyz").status_code != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server never became ready")
+                time.sleep(0.05)
+        except Exception as exc:
+            log.flush()
+            tail = log_path.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"okr serve did not start ({exc}); its output:\n{tail}") from exc
         yield url
     finally:
         process.terminate()
