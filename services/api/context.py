@@ -118,6 +118,10 @@ class Context(BaseContext):
             return await asyncio.to_thread(call)
         return await asyncio.get_running_loop().run_in_executor(writer, call)
 
+    async def read_as_caller(self, fn: Callable[[], T]) -> T:
+        """A blocking read of the write side (aggregates) under the caller's request context."""
+        return await asyncio.to_thread(_in_context, self.principal.request_context(), fn)
+
     async def read(self, fn: Callable[[], T]) -> T:
         """Runs a blocking read-model call in a worker thread."""
         return await asyncio.to_thread(fn)

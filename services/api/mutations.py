@@ -123,7 +123,7 @@ class TaskResult(MutationPayload):
         if self.errors or self.id is None:
             return None
         app, task_id = info.context.app, parse_uuid(str(self.id), "id")
-        return Task.from_view(await info.context.write(lambda: _task_view(app.get_task(task_id))))
+        return Task.from_view(await info.context.read_as_caller(lambda: _task_view(app.get_task(task_id))))
 
 
 def _task_view(task: TaskAggregate) -> TaskView:

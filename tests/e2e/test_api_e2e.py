@@ -314,3 +314,38 @@ def test_as_of_answers_from_the_log_as_it_was(admin: Client) -> None:
         'query($o: ID!) { objective(id: $o, asOf: "2026-01-01T00:00:00") { id } }', {"o": ids["objective"]}
     )
     assert naive["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_task_lifecycle_and_completion_reporting_a_value(admin: Client) -> None:
+    """Task payloads show the task after each write; completing with a value checks in its KR."""
+    ids = _active_objective(admin)
+    created = admin.m(
+        "createTask",
+        {"title": "Launch webinar", "keyResultId": ids["kr"], "impact": "HIGH", "assignee": "leo"},
+        select="task { title state impact assignee aligned keyResultId }",
+    )
+    assert created["task"] == {
+        "title": "Launch webinar",
+        "state": "TODO",
+        "impact": "HIGH",
+        "assignee": "leo",
+        "aligned": True,
+        "keyResultId": ids["kr"],
+    }
+    assert (
+        admin.m("startTask", {"taskId": created["id"]}, select="task { state }")["task"]["state"]
+        == "IN_PROGRESS"
+    )
+    done = admin.m(
+        "completeTask", {"taskId": created["id"], "value": 120, "confidence": 0.9}, select="task { state }"
+    )
+    assert done["task"]["state"] == "DONE"
+    kr = admin.q(
+        "query($k: ID!, $p: Int) { keyResult(id: $k, consistentWith: $p) { current confidence tasksDone } }",
+        {"k": ids["kr"], "p": done["position"]},
+    )["keyResult"]
+    assert kr == {"current": 120.0, "confidence": 0.9, "tasksDone": 1}
+    unlinked = admin.m("linkTask", {"taskId": created["id"], "keyResultId": None}, select="task { aligned }")
+    assert unlinked["task"]["aligned"] is False
+    again = admin.m_raw("completeTask", {"taskId": created["id"]})["data"]["completeTask"]
+    assert again["errors"][0]["code"] in ("INVALID_TRANSITION", "RULE_VIOLATION")
