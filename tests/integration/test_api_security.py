@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from api.app import create_app
@@ -370,3 +370,20 @@ def test_subscription_ends_when_its_token_expires(api: Api, seeded: dict[str, st
         with pytest.raises(AssertionError, match="UNAUTHENTICATED") as ended:
             live.next()
         assert "token expired" in str(ended.value)
+
+
+def test_websocket_accepts_a_handshake_header_and_refuses_foreign_origins(api: Api, org: str) -> None:
+    """A bearer token on the handshake authenticates; browsers from unlisted origins are refused."""
+    ws_url = api.url.replace("http", "ws") + "/graphql"
+    headers = {"Authorization": f"Bearer {token(org)}"}
+    with connect(ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers) as ws:  # type: ignore[list-item]
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
+    allowed = {**headers, "Origin": "https://app.example.com"}
+    with connect(ws_url, subprotocols=["graphql-transport-ws"], additional_headers=allowed) as ws:  # type: ignore[list-item]
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
+    foreign = {**headers, "Origin": "https://evil.example.com"}
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url, subprotocols=["graphql-transport-ws"], additional_headers=foreign)  # type: ignore[list-item]
+    assert refused.value.response.status_code == 403
