@@ -449,10 +449,16 @@ def run(args: argparse.Namespace) -> int:
         ids = load_demo(app, org, scale)
         print(f"loaded the demo org {org!r}: {app.max_position()} events in the log")
         print(f"  current cycle: {ids['cycle']}")
-        keys = resolve_keys(settings)
+        try:
+            keys = resolve_keys(settings)
+        except RuntimeError as exc:  # e.g. production without a configured key
+            print(f"  (no token printed: {exc})")
+            return 0
         if keys.signing_key is not None:
             print("  admin token for it (24 h):")
             print(f"  Authorization: Bearer {mint(keys, org=org, user='admin', roles=['admin'])}")
+        else:
+            print(f"  sign tokens for org {org!r} with your identity provider (RS256)")
         return 0
     except ValueError as exc:
         print(f"okr demo: {exc}", file=sys.stderr)
