@@ -593,6 +593,15 @@ class Dashboard:
             policy_warnings=list(v.policy_warnings),
         )
 
+    @strawberry.field
+    async def cycle(self, info: strawberry.Info[Context, None]) -> Cycle | None:
+        view = await info.context.cycles.load(parse_uuid(self.cycle_id, "cycleId"))
+        return None if view is None else Cycle.from_view(view)
+
+    @strawberry.field
+    async def team(self, info: strawberry.Info[Context, None]) -> Team | None:
+        return await load_team(info, self.team_id)
+
 
 @strawberry.type
 class Me:

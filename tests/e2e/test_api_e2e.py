@@ -226,7 +226,7 @@ def test_dashboard_tree_and_prioritized_tasks(admin: Client) -> None:
     ]
     data = admin.q(
         """query($c: ID!) {
-          dashboard(cycleId: $c) {
+          dashboard(cycleId: $c) { cycle { name }
             objectivesTotal meanProgress alignmentRatio objectivesAlignedRatio
             countsByStatus { status count } countsByState { state count } policyWarnings }
           tree(cycleId: $c) { objective { title } children { objective { title parentKeyResultId } } }
@@ -238,6 +238,7 @@ def test_dashboard_tree_and_prioritized_tasks(admin: Client) -> None:
         **{"X-Consistent-With": str(position)},  # request-wide: every field waits
     )
     dashboard = data["dashboard"]
+    assert dashboard["cycle"] == {"name": "2026-Q1"}
     assert dashboard["objectivesTotal"] == 2
     assert dashboard["alignmentRatio"] == pytest.approx(0.5)
     assert dashboard["objectivesAlignedRatio"] == pytest.approx(0.5)
