@@ -26,7 +26,7 @@ from api.context import CONSISTENCY_HEADER, Context, Services
 from api.feed import EventFeed
 from api.middleware import BodySizeLimit
 from api.schema import build_schema
-from okr.observability import render_metrics
+from okr.observability import refresh_lag, render_metrics
 from okr.settings import Settings
 from okr.wiring import build_application
 
@@ -145,6 +145,13 @@ def create_app(
                     stack.push_async_callback(_quietly, relay.stop)
                 else:
                     log.warning("OKR_NATS_URL is set but projections.relay is not available: no relay")
+            relay_positions = None
+            if settings.nats_url:
+                relay_module = _optional("projections.relay")
+                if relay_module is not None and hasattr(relay_module, "open_position_store"):
+                    # read-only: lets /metrics report the lag of a relay running anywhere
+                    relay_positions = await asyncio.to_thread(relay_module.open_position_store, settings)
+                    stack.push_async_callback(_quietly, relay_positions.close)
             # Appends are serialised by the store anyway (SQLite's single writer; PostgreSQL's
             # table lock): a few writer threads avoid optimistic-concurrency retries and lock
             # waits between commands that would otherwise all wait in parallel.
@@ -163,7 +170,7 @@ def create_app(
                 keys=keys,
                 feed=feed,
                 writer=writer,
-                extras={"runners": runners, "relay": relay},
+                extras={"runners": runners, "relay": relay, "relay_positions": relay_positions},
             )
             asgi_app.state.services = holder["services"]
             stack.callback(holder.pop, "services", None)
@@ -198,6 +205,10 @@ def create_app(
     @fastapi_app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """Prometheus metrics (request latency, command outcomes, view and relay lag)."""
+        svc = holder.get("services")
+        if svc is not None:
+            with contextlib.suppress(Exception):  # a scrape never fails for a lag figure
+                await asyncio.to_thread(_refresh_lag, svc)
         body, content_type = render_metrics()
         return Response(body, media_type=content_type)
 
@@ -275,3 +286,13 @@ def _tcp_reachable(url: str, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def _refresh_lag(svc: Services) -> None:
+    """Every view's and the relay's lag, from the positions stored in the database."""
+    positions_of = getattr(svc.read_model, "positions", None)
+    positions: dict[str, int] = dict(positions_of()) if callable(positions_of) else {}
+    store = svc.extras.get("relay_positions")
+    if store is not None:
+        positions["relay"] = int(store.load())
+    refresh_lag(svc.app, positions)

@@ -1,4 +1,4 @@
-"""`okr export-schema`: writes schema/okr.graphql (and the event schemas, when available)."""
+"""`okr export-schema`: writes schema/okr.graphql, schema/events/*.json and schema/asyncapi.yaml."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:
             problems.append(f"{target} differs from the code")
-        diff = getattr(contracts, "diff_event_schemas", None)
+        diff = getattr(contracts, "diff_contracts", None)
         if callable(diff):
-            problems.extend(diff(out / "events"))
+            problems.extend(diff(out))
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     print(f"wrote {target}")
-    export = getattr(contracts, "export_event_schemas", None)
+    export = getattr(contracts, "export_contracts", None)
     if callable(export):
-        written = export(out / "events")
-        print(f"wrote {len(written)} event schemas under {out / 'events'}")
+        written = export(out)
+        print(f"wrote {len(written)} event contracts (events/*.json, asyncapi.yaml) under {out}")
     return 0
 
 

@@ -36,13 +36,18 @@ def run(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.port
     keys = resolve_keys(settings)  # generates the secret on first start
     token = None
-    if keys.signing_key is not None:
+    if keys.signing_key is not None and settings.environment != "production":
+        # never an admin token in production logs; `okr token` mints one on purpose
         token = mint(keys, org=FIRST_ORG, user=FIRST_USER, roles=["admin"])
     print(_banner(settings, host, port, token, keys.generated_secret), flush=True)
     from okr.observability import configure_logging
 
     configure_logging(settings.log_level)  # JSON lines on stderr; uvicorn's loggers propagate
-    app = create_app(settings, run_projections=not getattr(args, "no_projections", False))
+    app = create_app(
+        settings,
+        run_projections=not getattr(args, "no_projections", False),
+        run_relay=False if getattr(args, "no_relay", False) else None,
+    )
     uvicorn.run(
         app,
         host=host,

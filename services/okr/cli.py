@@ -28,6 +28,9 @@ def _serve(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-projections", action="store_true", help="do not run the view runners here (`okr project` does)"
     )
+    p.add_argument(
+        "--no-relay", action="store_true", help="do not run the NATS relay here (`okr relay` does)"
+    )
 
 
 @command("token", "mint a JWT for a user of an org", "api.serve:mint_token")

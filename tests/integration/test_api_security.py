@@ -355,6 +355,11 @@ def test_metrics_count_requests_and_command_outcomes(api: Api, seeded: dict[str,
     assert "okr_graphql_request_duration_seconds" in text
     assert 'okr_commands_total{command="create_team",outcome="rejected"}' in text
     assert 'command="activate_objective",outcome="ok"' in text
+    from projections.views import VIEW_NAMES
+
+    for view in VIEW_NAMES:  # each view's lag, refreshed from the stored positions by the scrape
+        assert f'okr_lag_positions{{component="{view}"}}' in text
+        assert f'okr_lag_seconds{{component="{view}"}}' in text
 
 
 def test_subscription_ends_when_its_token_expires(api: Api, seeded: dict[str, str]) -> None:
