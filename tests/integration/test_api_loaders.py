@@ -82,9 +82,10 @@ def test_loaders_do_not_leak_between_requests(served: tuple[ThreadedServer, Any]
     server, _ = served
     client = Client(server.url, token(org))
     cycle = client.m("scheduleCycle", {"name": "Q", "start": "2026-01-01", "end": "2026-12-31"})["id"]
-    oid = client.m("draftObjective", {"cycleId": cycle, "title": "before"})["id"]
+    drafted = client.m("draftObjective", {"cycleId": cycle, "title": "before"})
+    oid = drafted["id"]
     query = "query($o: ID!, $p: Int) { objective(id: $o, consistentWith: $p) { title } }"
-    assert client.q(query, {"o": oid, "p": 0})["objective"]["title"] == "before"
+    assert client.q(query, {"o": oid, "p": drafted["position"]})["objective"]["title"] == "before"
     position = client.m("reviseObjective", {"objectiveId": oid, "title": "after"})["position"]
     assert client.q(query, {"o": oid, "p": position})["objective"]["title"] == "after"
     client.close()
