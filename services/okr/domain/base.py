@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -69,7 +71,12 @@ class OkrAggregate(Aggregate):
             aggregate.modified_by = self.actor
 
 
+_IMMUTABLE = (str, int, float, bool, type(None), UUID, datetime, tuple, frozenset)
+
+
 def _copy_value(value: Any) -> Any:
+    if isinstance(value, _IMMUTABLE):
+        return value
     if isinstance(value, dict):
         return {k: _copy_value(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -77,7 +84,7 @@ def _copy_value(value: Any) -> Any:
     copier = getattr(value, "copy_state", None)
     if copier is not None:
         return copier()
-    return value  # immutable: str, int, float, bool, None, UUID, datetime, tuple of those
+    return copy.deepcopy(value)
 
 
 # --- input checks shared by the aggregates -------------------------------------------------

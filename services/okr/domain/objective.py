@@ -6,7 +6,6 @@ Public methods check every rule and compute what must not be replayed; the priva
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -90,7 +89,8 @@ class KeyResult:
     tasks: dict[str, list[Any]] = field(default_factory=dict)
 
     def copy_state(self) -> KeyResult:
-        clone = copy.copy(self)
+        clone = object.__new__(KeyResult)
+        clone.__dict__.update(self.__dict__)
         clone.tasks = {k: list(v) for k, v in self.tasks.items()}
         return clone
 
