@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,9 +122,12 @@ def decode_token(token: str, keys: JwtKeys) -> Principal:
     except jwt.PyJWTError as exc:
         raise AuthenticationError(f"invalid token: {type(exc).__name__}") from None
     user, org, roles = claims.get("sub"), claims.get("org"), claims.get("roles", [])
-    if not isinstance(user, str) or not 1 <= len(user) <= 200:
-        raise AuthenticationError("token claim 'sub' must be a 1-200 character string")
-    if not isinstance(org, str) or not ORG_ID_PATTERN.match(org):
+    if not isinstance(user, str) or not 1 <= len(user) <= 200 or _has_control(user):
+        # the user is every event's actor: control characters (NUL) could not be stored
+        raise AuthenticationError(
+            "token claim 'sub' must be a 1-200 character string without control characters"
+        )
+    if not isinstance(org, str) or not ORG_ID_PATTERN.fullmatch(org):  # `$` admits a final newline
         raise AuthenticationError("token claim 'org' is not a valid org id")
     if isinstance(roles, str):
         roles = [roles]
@@ -133,9 +137,15 @@ def decode_token(token: str, keys: JwtKeys) -> Principal:
     if not known:
         raise AuthenticationError(f"token has no known role (one of {', '.join(ROLES)})")
     exp = claims.get("exp")
-    return Principal(
-        user=user, org=org, roles=known, expires_at=float(exp) if isinstance(exp, int | float) else None
-    )
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        # PyJWT accepts "exp": "1999999999"; long-lived subscriptions need a number to expire
+        raise AuthenticationError("token claim 'exp' must be a number")
+    return Principal(user=user, org=org, roles=known, expires_at=float(exp))
+
+
+def _has_control(value: str) -> bool:
+    """Control characters (NUL, newlines) or lone surrogates."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -155,7 +165,7 @@ def mint(
     if keys.signing_key is None:
         msg = "cannot mint RS256 tokens here: sign them with your identity provider's private key"
         raise RuntimeError(msg)
-    if not ORG_ID_PATTERN.match(org):
+    if not ORG_ID_PATTERN.fullmatch(org):
         msg = f"org id must match {ORG_ID_PATTERN.pattern}"
         raise ValueError(msg)
     unknown = sorted(set(roles) - set(ROLES))

@@ -29,7 +29,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, OperationalError, Recording
 
 from okr.domain import formulas as f
-from okr.domain.base import OkrAggregate, check_number, check_title
+from okr.domain.base import OkrAggregate, check_number, check_storable, check_title
 from okr.domain.context import RequestContext, current_context, new_command_context, request_context
 from okr.domain.cycle import Cycle
 from okr.domain.errors import (
@@ -278,7 +278,7 @@ class OkrApplication(Application[UUID]):
             raise ValidationError(
                 f"idempotencyKey must be 1-{MAX_IDEMPOTENCY_KEY} characters", field="idempotencyKey"
             )
-        return key
+        return check_storable(key, "idempotencyKey")
 
     def _replay(self, record_id: UUID, command: str, fingerprint: str) -> CommandResult | None:
         try:

@@ -71,8 +71,8 @@ def decode_cursor(kind: str, cursor: str) -> int:
             raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        if prefix != kind or not number.isdigit():
-            raise ValueError
+        if prefix != kind or not number.isdigit() or int(number) >= 2**63:
+            raise ValueError  # beyond a 64-bit column: the store would fail (a 500, not a typed error)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursorError(f"invalid cursor {str(cursor)[:80]!r}") from None

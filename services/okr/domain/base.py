@@ -98,7 +98,7 @@ def check_title(value: object, field_name: str = "title") -> str:
         raise ValidationError(
             f"{field_name} must be 1-{MAX_TITLE} characters (got {len(title)})", field=field_name
         )
-    return title
+    return check_storable(title, field_name)
 
 
 def check_text(value: object, field_name: str, max_len: int = MAX_TEXT) -> str:
@@ -111,6 +111,20 @@ def check_text(value: object, field_name: str, max_len: int = MAX_TEXT) -> str:
             f"{field_name} must be at most {max_len} characters (got {len(value)})",
             field=field_name,
         )
+    return check_storable(value, field_name)
+
+
+def check_storable(value: str, field_name: str) -> str:
+    """Refuses what no store can hold: NUL (PostgreSQL text refuses it, so a view would fail on
+    the event forever) and lone surrogates (not encodable as UTF-8)."""
+    if "\x00" in value:
+        raise ValidationError(f"{field_name} must not contain NUL characters", field=field_name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"{field_name} must be valid Unicode (no lone surrogates)", field=field_name
+        ) from None
     return value
 
 

@@ -17,6 +17,10 @@ class CycleState(StrEnum):
     CLOSED = "CLOSED"
 
 
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+
+
 def day_start(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=UTC)
 
@@ -29,6 +33,12 @@ class Cycle(OkrAggregate):
             raise InvalidCycleDatesError("start and end must be dates", field="start")
         if not start < end:
             raise InvalidCycleDatesError("a cycle must start before it ends", field="end")
+        if start.year < EARLIEST_YEAR or end.year > LATEST_YEAR:
+            # read models compute instants up to the day after the end: date.max would overflow
+            raise InvalidCycleDatesError(
+                f"cycle dates must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
+                field="start" if start.year < EARLIEST_YEAR else "end",
+            )
         return cls(name=name, start=start.isoformat(), end=end.isoformat())
 
     @event("Scheduled")
