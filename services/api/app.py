@@ -81,8 +81,14 @@ def _context_getter(services_of: Callable[[], Services]) -> Callable[..., Any]:
         context = Context(services, principal, error)
         raw = connection.headers.get(CONSISTENCY_HEADER)
         if raw:
-            with contextlib.suppress(ValueError):
-                context.header_position = max(0, int(raw))
+            try:
+                position = int(raw) if len(raw) <= 20 else -1
+            except ValueError:
+                position = -1
+            if position < 0:
+                context.header_error = f"{CONSISTENCY_HEADER} must be a log position, got {raw[:40]!r}"
+            else:
+                context.header_position = position
         return context
 
     return get_context

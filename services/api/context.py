@@ -70,6 +70,7 @@ class Context(BaseContext):
         self._principal = principal
         self.auth_error = auth_error
         self.header_position: int | None = None
+        self.header_error: str | None = None  # a malformed X-Consistent-With
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     # ------------------------------------------------------------------ identity
@@ -128,6 +129,10 @@ class Context(BaseContext):
 
     async def consistent(self, position: int | None) -> None:
         """Waits until the views reached max(position, X-Consistent-With) (read-your-writes)."""
+        if self.header_error is not None:
+            raise BadInputError(self.header_error, field="X-Consistent-With")
+        if position is not None and position < 0:
+            raise BadInputError("consistentWith must be a log position (>= 0)", field="consistentWith")
         wanted = max(position or 0, self.header_position or 0)
         if wanted <= 0:
             return

@@ -35,10 +35,24 @@ class FreshLoaders(SchemaExtension):
 
 class ConsistencyHeader(SchemaExtension):
     """`X-Consistent-With: <position>`: the whole request waits for the views before executing,
-    so every field (nested ones too) sees that write."""
+    so every field (nested ones too) sees that write. A malformed header is refused here."""
 
     async def on_execute(self) -> AsyncIterator[None]:
-        consistent = getattr(self.execution_context.context, "consistent", None)
-        if callable(consistent) and getattr(self.execution_context.context, "header_position", None):
+        context = self.execution_context.context
+        consistent = getattr(context, "consistent", None)
+        if callable(consistent) and (
+            getattr(context, "header_position", None) or getattr(context, "header_error", None)
+        ):
             await consistent(None)
+        yield
+
+
+class TokenNotExpired(SchemaExtension):
+    """Every operation runs on a live token: a WebSocket connection outlives its token, and its
+    later queries and mutations must not (subscriptions also check on every event)."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if getattr(context, "authenticated", False):
+            context.check_not_expired()
         yield

@@ -40,6 +40,7 @@ Info = strawberry.Info[Context, None]
 CONSISTENT_DOC = "Wait until the views have processed this log position (a mutation's `position`)."
 AS_OF_DOC = "Answer from the log as it was at this instant (time travel)."
 MAX_FILTER_VALUES = 50
+MAX_FILTER_TEXT = 200
 
 
 ConsistentWith = Annotated[int | None, strawberry.argument(description=CONSISTENT_DOC)]
@@ -50,12 +51,32 @@ def _uuid(value: strawberry.ID | None, name: str) -> UUID | None:
     return None if value is None else parse_uuid(value, name)
 
 
+def _text(value: str | None, name: str) -> str | None:
+    """A filter string the stores can compare: at most 200 characters, no NUL, no lone surrogate
+    (PostgreSQL and SQLite refuse those as parameters: a 500 instead of an empty answer)."""
+    if value is None:
+        return None
+    if len(value) > MAX_FILTER_TEXT:
+        raise BadInputError(f"{name} must be at most {MAX_FILTER_TEXT} characters", field=name)
+    if "\x00" in value or _unencodable(value):
+        raise BadInputError(f"{name} must not contain NUL or lone surrogates", field=name)
+    return value
+
+
+def _unencodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _bounded(values: list[str] | None, name: str) -> tuple[str, ...]:
     if values is None:
         return ()
     if len(values) > MAX_FILTER_VALUES:
         raise BadInputError(f"{name} takes at most {MAX_FILTER_VALUES} values", field=name)
-    return tuple(values)
+    return tuple(v for v in values if _text(v, name) is not None)
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
@@ -77,7 +98,7 @@ class ObjectiveFilter:
         return m.ObjectiveFilter(
             cycle_id=_uuid(self.cycle_id, "cycleId"),
             team_id=_uuid(self.team_id, "teamId"),
-            owner=self.owner,
+            owner=_text(self.owner, "owner"),
             states=tuple(s.value for s in self.states or ()),
             parent_objective_id=_uuid(self.parent_objective_id, "parentObjectiveId"),
             unaligned_only=self.unaligned_only,
@@ -100,7 +121,7 @@ class TaskFilter:
             team_id=_uuid(self.team_id, "teamId"),
             key_result_id=_uuid(self.key_result_id, "keyResultId"),
             objective_id=_uuid(self.objective_id, "objectiveId"),
-            assignee=self.assignee,
+            assignee=_text(self.assignee, "assignee"),
             states=tuple(s.value for s in self.states or ()),
             unaligned_only=self.unaligned_only,
         )
@@ -123,7 +144,7 @@ class AuditFilter:
         return m.AuditFilter(
             aggregate_id=_uuid(self.aggregate_id, "aggregateId"),
             aggregate_types=_bounded(self.aggregate_types, "aggregateTypes"),
-            actor=self.actor,
+            actor=_text(self.actor, "actor"),
             event_types=_bounded(self.event_types, "eventTypes"),
             since=_aware(self.since, "since"),
             until=_aware(self.until, "until"),

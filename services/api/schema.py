@@ -17,9 +17,10 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from api.errors import EXPOSED, ErrorCodes, add_codes, mask_errors
-from api.extensions import ConsistencyHeader, FreshLoaders, RequestMetrics
+from api.extensions import ConsistencyHeader, FreshLoaders, RequestMetrics, TokenNotExpired
 from api.mutations import Mutation
 from api.queries import Query
 from api.subscriptions import Subscription
@@ -40,6 +41,7 @@ def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], 
     return [
         RequestMetrics,
         FreshLoaders,
+        TokenNotExpired,
         ConsistencyHeader,
         ErrorCodes,
         mask_errors,
@@ -70,7 +72,14 @@ class OkrSchema(strawberry.Schema):
         return result
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Errors raised before the extensions' hooks finish (cached parse failures) get codes too."""
+        """Errors raised before the extensions' hooks finish (cached parse failures) get codes too.
+
+        Subscriptions never run here (WebSockets and multipart HTTP stream them through
+        `subscribe`/`stream`): a plain POST of one is refused (HTTP 400) instead of failing
+        inside graphql-core's executor."""
+        allowed = kwargs.get("allowed_operation_types")
+        if allowed is not None:
+            kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
         result = await super().execute(*args, **kwargs)
         add_codes(result.errors)
         return result
