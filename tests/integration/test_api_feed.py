@@ -35,8 +35,10 @@ def test_feed_sees_other_processes_writes_on_postgres(pg_settings: Settings) -> 
         feed = EventFeed(reader, poll_interval=0.05)
         await feed.start()
         try:
-            task = asyncio.create_task(_take(feed, "acme", None, 2))
-            await asyncio.sleep(0.2)  # subscribed "from now on"
+            # from the head before the writes (not "from now on" after a sleep: on a loaded machine
+            # the subscription could register after the writes and wait for them forever)
+            start = await asyncio.to_thread(reader.max_position)
+            task = asyncio.create_task(_take(feed, "acme", start, 2))
 
             def write() -> None:
                 with request_context(system_context("other")):

@@ -27,10 +27,12 @@ def test_reused_at_the_same_position_recomputed_after_a_write() -> None:
 
 def test_entries_expire_and_keys_are_separate() -> None:
     """After the TTL an entry is recomputed; other keys (orgs, cycles) never share an entry."""
-    cache: PositionCache[str] = PositionCache(lambda: 1, ttl=0.05)
+    # a long TTL while reading (a 50 ms TTL expired between two calls on a loaded machine)
+    cache: PositionCache[str] = PositionCache(lambda: 1, ttl=60)
     assert cache.get_or_compute(("org-a", 1), lambda: "a") == "a"
     assert cache.get_or_compute(("org-b", 1), lambda: "b") == "b"
     assert cache.get_or_compute(("org-a", 1), lambda: "stale?") == "a"
+    cache.ttl = 0.05
     time.sleep(0.06)
     assert cache.get_or_compute(("org-a", 1), lambda: "fresh") == "fresh"
 
