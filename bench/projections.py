@@ -13,7 +13,13 @@ check-ins each, plus tasks, saved in large atomic writes so generation is quick)
    (`--per-event-sample`, default 5,000 events, best of 2), since the full log would take minutes;
 4. commit-to-visible latency: single `check_in` commands with the runners live; from the moment
    the application reports the commit (a commit listener registered before the runners') until
-   `wait_for(position)` returns.
+   `wait_for(position)` returns;
+5. write throughput: check-ins/s from `--write-threads` threads for `--write-seconds`, without
+   runners, with the in-process runners reading at once on every wake-up (coalesce 0), and with
+   the default coalescing window (runner.COALESCE) — plus how many runner transactions each took.
+
+Also printed for transparency: the read with the rebuild's own decoder (runner.FastDecoder,
+orjson); the ceiling the goal is measured against stays the mapper's `to_domain_event`.
 
 Ceiling and rebuild run `--repeat` times (default 3), interleaved; each reports its best run
 (the machine is shared and noisy) and prints all runs. Each figure is also given per CPU second
@@ -33,6 +39,7 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -53,7 +60,7 @@ from okr.settings import Settings  # noqa: E402
 from okr.wiring import build_application  # noqa: E402
 from projections._db import Database  # noqa: E402
 from projections.replay import _drop_scratch, rebuild  # noqa: E402
-from projections.runner import Projector, ensure_schema  # noqa: E402
+from projections.runner import COALESCE, FastDecoder, Projector, ensure_schema  # noqa: E402
 from projections.runtime import start_runners  # noqa: E402
 from projections.views import make_views  # noqa: E402
 
@@ -166,6 +173,66 @@ def commit_to_visible(settings: Settings, app: OkrApplication, org: str, n: int)
         handle.stop()
 
 
+def read_and_fast_decode(app: OkrApplication, top: int) -> Rates:
+    """For transparency: the same read with the rebuild's decoder (runner.FastDecoder)."""
+    decoder = FastDecoder(app.mapper)
+    timer = _Timer().__enter__()
+    start, n = 1, 0
+    while True:
+        batch = app.recorder.select_notifications(start, 5_000)
+        if not batch:
+            break
+        for notification in batch:
+            decoder.decode(notification)
+        n += len(batch)
+        start = batch[-1].id + 1
+    timer.__exit__()
+    assert n == top, (n, top)
+    return timer.rates(n)
+
+
+def write_throughput(
+    settings: Settings, app: OkrApplication, org: str, seconds: float, threads: int, coalesce: float | None
+) -> tuple[float, int, int, float]:
+    """Check-ins/s from `threads` writer threads (own objective each) for `seconds`, with the
+    in-process runners live (`coalesce` = their wake-up window) or without runners (None).
+    Returns (commands/s, commands, runner transactions, runner thread CPU seconds)."""
+    with request_context(system_context(org, "bench")):
+        cycle = app.schedule_cycle(name="burst", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+        app.start_cycle(cycle)
+        krs = []
+        for t in range(threads):
+            o = app.draft_objective(cycle_id=cycle, title=f"Burst {t}").id
+            krs.append(app.add_key_result(o, title="n", kind="NUMERIC", start=0, target=1e9).id)
+            app.activate_objective(o)
+    handle = None if coalesce is None else start_runners(settings, app, coalesce=coalesce)
+    if handle is not None:
+        handle.read_model.wait_for(app.max_position(), 120)
+    counts = [0] * threads
+    deadline = time.perf_counter() + seconds
+
+    def write(i: int) -> None:
+        with request_context(system_context(org, "bench")):
+            while time.perf_counter() < deadline:
+                app.check_in(krs[i], value=float(counts[i]))
+                counts[i] += 1
+
+    workers = [threading.Thread(target=write, args=(i,)) for i in range(threads)]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    transactions, cpu = 0, 0.0
+    if handle is not None:
+        handle.read_model.wait_for(app.max_position(), 60)
+        transactions = sum(r.transactions for r in handle.runners)
+        cpu = sum(r.cpu_seconds for r in handle.runners)
+        handle.stop()
+    return sum(counts) / elapsed, sum(counts), transactions, cpu
+
+
 @contextlib.contextmanager
 def store(name: str, tmp: Path) -> Iterator[Settings]:
     if name == "sqlite":
@@ -197,6 +264,8 @@ def main() -> int:
     parser.add_argument("--per-event-sample", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of ceiling and rebuild")
     parser.add_argument("--latency-samples", type=int, default=500)
+    parser.add_argument("--write-seconds", type=float, default=3.0, help="per write-throughput run")
+    parser.add_argument("--write-threads", type=int, default=4)
     args = parser.parse_args()
     results: dict[str, Any] = {"events_min": args.events}
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -209,10 +278,11 @@ def main() -> int:
                 gen = time.perf_counter() - t0
                 print(f"[{name}] generated {top:,} events in {gen:.1f}s", flush=True)
                 # The machine is shared: interleave the runs and keep each one's best.
-                ceilings, rebuilds = [], []
+                ceilings, rebuilds, fast = [], [], []
                 for _ in range(args.repeat):
                     ceilings.append(read_and_decode(app, top))
                     rebuilds.append(our_rebuild(app, db, top))
+                    fast.append(read_and_fast_decode(app, top))
                 per_events = [one_commit_per_event(app, db, args.per_event_sample) for _ in range(2)]
                 best = {
                     label: (max(r[0] for r in runs), max(r[1] for r in runs))
@@ -220,12 +290,14 @@ def main() -> int:
                         ("ceiling", ceilings),
                         ("rebuild", rebuilds),
                         ("per_event", per_events),
+                        ("fast", fast),
                     )
                 }
                 for label, title, runs in (
                     ("ceiling", "read+decode ceiling  ", ceilings),
                     ("rebuild", "our rebuild (4 views)", rebuilds),
                     ("per_event", "one commit per event ", per_events),
+                    ("fast", "read+FastDecoder      ", fast),
                 ):
                     wall, cpu = best[label]
                     print(
@@ -236,6 +308,19 @@ def main() -> int:
                 ceiling, ours, per_event = best["ceiling"][0], best["rebuild"][0], best["per_event"][0]
                 p50, p99 = commit_to_visible(settings, app, "latency", args.latency_samples)
                 print(f"[{name}] commit-to-visible     p50 {p50:.2f} ms  p99 {p99:.2f} ms", flush=True)
+                writes: dict[str, tuple[float, int, int, float]] = {}
+                for label, coalesce in (("none", None), ("coalesce_0", 0.0), ("coalesce", COALESCE)):
+                    writes[label] = write_throughput(
+                        settings, app, f"burst-{label}", args.write_seconds, args.write_threads, coalesce
+                    )
+                    rate, commands, txs, cpu = writes[label]
+                    print(
+                        f"[{name}] check-ins from {args.write_threads} threads, runners "
+                        f"{'off' if coalesce is None else f'on, coalesce {coalesce * 1000:g} ms'}: "
+                        f"{rate:,.0f}/s ({commands:,} commands, {txs:,} runner transactions, "
+                        f"runner CPU {cpu / max(commands, 1) * 1e6:,.0f} us/command)",
+                        flush=True,
+                    )
                 print(
                     f"[{name}] rebuild / one-commit-per-event = {ours / per_event:.1f}x (goal >= 10x); "
                     f"rebuild / read+decode = {ours / ceiling:.0%} (goal >= 40%); per CPU second: "
@@ -256,6 +341,18 @@ def main() -> int:
                     "cpu_one_commit_per_event_eps": round(best["per_event"][1]),
                     "commit_to_visible_p50_ms": round(p50, 2),
                     "commit_to_visible_p99_ms": round(p99, 2),
+                    "read_fast_decode_eps": round(best["fast"][0]),
+                    "writes_no_runners_per_s": round(writes["none"][0]),
+                    "writes_runners_no_coalesce_per_s": round(writes["coalesce_0"][0]),
+                    "writes_runners_coalesce_per_s": round(writes["coalesce"][0]),
+                    "runner_tx_no_coalesce": writes["coalesce_0"][2],
+                    "runner_tx_coalesce": writes["coalesce"][2],
+                    "runner_cpu_us_per_write_no_coalesce": round(
+                        writes["coalesce_0"][3] / max(writes["coalesce_0"][1], 1) * 1e6
+                    ),
+                    "runner_cpu_us_per_write_coalesce": round(
+                        writes["coalesce"][3] / max(writes["coalesce"][1], 1) * 1e6
+                    ),
                 }
                 db.close()
     print(json.dumps(results))

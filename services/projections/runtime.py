@@ -43,6 +43,7 @@ from projections.model import (
 )
 from projections.queries import Queries
 from projections.runner import (
+    COALESCE,
     PositionSignal,
     Projector,
     Runner,
@@ -245,6 +246,7 @@ class RunnerHandle:
             return
         self._stopped = True
         for runner in self.runners:
+            runner.projector.app.remove_commit_listener(runner.notify)
             runner.stop(timeout)
         self.read_model.local_runners -= len(self.runners)
         if self.owns_read_model:
@@ -264,15 +266,19 @@ def start_runners(
     read_model: SqlReadModel | None = None,
     *,
     poll_interval: float = 0.05,
+    coalesce: float = COALESCE,
 ) -> RunnerHandle:
-    """Starts the runners of `names` (default every view) as one background thread."""
+    """Starts the runners of `names` (default every view) as one background thread.
+
+    `coalesce`: after a commit wakes it, the runner waits this long before reading, so a burst
+    of commits is applied in one transaction (0 = read at once)."""
     views = make_views(names)
     owns = read_model is None
     model = read_model or build_read_model(settings, app)
     runner_db = Database(settings)
     ensure_schema(runner_db, views)
     projector = Projector(runner_db, app, views)
-    runner = Runner(projector, model.signal, poll_interval=poll_interval)
+    runner = Runner(projector, model.signal, poll_interval=poll_interval, coalesce=coalesce)
     app.add_commit_listener(runner.notify)
     model.local_runners += 1
     model.local_views.update(v.name for v in views)
