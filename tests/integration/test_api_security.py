@@ -364,13 +364,16 @@ def test_metrics_count_requests_and_command_outcomes(api: Api, seeded: dict[str,
 
 def test_subscription_ends_when_its_token_expires(api: Api, seeded: dict[str, str]) -> None:
     """A subscription opened with a short-lived token gets UNAUTHENTICATED once the token expired."""
-    short = token(seeded["org"], ttl=timedelta(seconds=2))
+    # exp is whole seconds (truncated): a 2 s token could expire 1 s after minting, before the
+    # first event arrived on a loaded machine; wait for the token's own exp instead of 2.2 s
+    short = token(seeded["org"], ttl=timedelta(seconds=3))
+    expires = jwt.decode(short, options={"verify_signature": False})["exp"]
     query = "subscription($after: Int) { events(afterPosition: $after) { position } }"
     writer = api.client(token(seeded["org"]))
     with Subscription(api.url, short, query, {"after": api.count()}) as live:
         writer.m("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 1})
         assert live.next()["events"]["position"] > 0
-        time.sleep(2.2)
+        time.sleep(max(0.0, expires - time.time() + 0.05))
         writer.m("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 2})
         with pytest.raises(AssertionError, match="UNAUTHENTICATED") as ended:
             live.next()

@@ -126,7 +126,7 @@ def test_websocket_operations_stop_when_the_token_expires(api: Api, org: str) ->
     """A graphql-transport-ws connection outlives its token: later queries and mutations on it are
     UNAUTHENTICATED and write nothing (before, a mutation went through on an expired token)."""
     ws_url = api.url.replace("http", "ws") + "/graphql"
-    short = token(org, ttl=timedelta(seconds=2))
+    short = token(org, ttl=timedelta(seconds=3))  # exp truncates to whole seconds
     with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {short}"}}))
         assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
