@@ -44,11 +44,18 @@ EXPOSED = (ApiError, DomainError, ConsistencyTimeoutError, InvalidCursorError)
 def should_mask(error: GraphQLError) -> bool:
     """Mask resolver failures that are not one of our typed errors.
 
-    Errors without a path come from parsing, validation or variable coercion: graphql-core's
-    messages about the request itself, never about our internals."""
+    Errors without a path come from parsing, validation or variable coercion (graphql-core's and
+    strawberry's messages about the request itself) — or from an extension hook that failed before
+    execution (a database error while waiting for X-Consistent-With): those are masked too."""
+    original = error.original_error
     if error.path is None:
-        return False
-    return not isinstance(error.original_error, EXPOSED)
+        return not (original is None or isinstance(original, (GraphQLError, *EXPOSED)) or _library(original))
+    return not isinstance(original, EXPOSED)
+
+
+def _library(error: Exception) -> bool:
+    """strawberry's and graphql-core's own errors describe the request (operation type, input)."""
+    return type(error).__module__.split(".", 1)[0] in ("strawberry", "graphql")
 
 
 def error_code(error: GraphQLError) -> str:
@@ -91,6 +98,17 @@ def add_codes(errors: list[GraphQLError] | None) -> None:
         if field:
             extensions.setdefault("field", field)
         error.extensions = extensions
+
+
+def mask_unexpected(errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
+    """MaskErrors for errors raised outside the operation's hooks (a failing extension hook
+    becomes a pre-execution error that MaskErrors never sees)."""
+    if not errors:
+        return errors
+    return [
+        GraphQLError(MASKED_MESSAGE, nodes=e.nodes, path=e.path, original_error=None) if should_mask(e) else e
+        for e in errors
+    ]
 
 
 def mask_errors() -> MaskErrors:

@@ -19,7 +19,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from api.errors import EXPOSED, ErrorCodes, add_codes, mask_errors
+from api.errors import ErrorCodes, add_codes, mask_errors, mask_unexpected, should_mask
 from api.extensions import ConsistencyHeader, FreshLoaders, RequestMetrics, TokenNotExpired
 from api.mutations import Mutation
 from api.queries import Query
@@ -61,13 +61,14 @@ class OkrSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if not _expected(e)]
+        unexpected = [e for e in errors if should_mask(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
     async def _handle_execution_result(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Every result, also each subscription frame, carries codes on its errors."""
         result = await super()._handle_execution_result(*args, **kwargs)
+        result.errors = mask_unexpected(result.errors)  # already logged by process_errors
         add_codes(result.errors)
         return result
 
@@ -83,10 +84,6 @@ class OkrSchema(strawberry.Schema):
         result = await super().execute(*args, **kwargs)
         add_codes(result.errors)
         return result
-
-
-def _expected(error: GraphQLError) -> bool:
-    return error.path is None or isinstance(error.original_error, EXPOSED)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
