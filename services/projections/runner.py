@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -186,6 +187,10 @@ class FastDecoder:
 _UNKNOWN: Any = object()
 
 
+def _position(item: tuple[int, str, Any]) -> int:
+    return item[0]
+
+
 def ensure_schema(db: Database, views: Sequence[View], scratch: bool = False, indexes: bool = True) -> None:
     """Creates the views' tables, indexes and position rows if missing (idempotent)."""
     with db.write() as tx:
@@ -292,17 +297,22 @@ class Projector:
                 new_positions[view.name] = position
                 continue
             rows = {t.name: Rows(tx, t, t.physical(self.scratch)) for t in view.tables}
-            count = 0
-            handlers = view.handlers
+            # The batch is in log order: skip what this view already has, apply the rest.
+            first = 0 if decoded[0][0] > position else bisect_right(decoded, position, key=_position)
+            todo = decoded[first:] if first else decoded
+            count = len(todo)
             every = view.all_events
-            for pos, qualname, event in decoded:
-                if pos <= position:
-                    continue
-                count += 1
-                if event is not None:
-                    handler = every if every is not None else handlers.get(qualname)
-                    if handler is not None:
-                        handler(event, pos, rows)
+            if every is not None:
+                for pos, _, event in todo:
+                    if event is not None:
+                        every(event, pos, rows)
+            else:
+                get_handler = view.handlers.get
+                for pos, qualname, event in todo:
+                    if event is not None:
+                        handler = get_handler(qualname)
+                        if handler is not None:
+                            handler(event, pos, rows)
             for r in rows.values():
                 r.flush()
             tx.execute(
@@ -322,6 +332,11 @@ class Projector:
             return 0
         decoded = self.decode(notifications)
         with self.db.write() as tx:
+            if self.scratch and tx.dialect == "postgres":
+                # Scratch batches need no flush to disk each: they only count once the swap
+                # commits (synchronously, and after them in the WAL); a crash before it leaves
+                # scratch tables that the next rebuild drops.
+                tx.execute("SET LOCAL synchronous_commit = off")
             new_positions = self.apply(tx, decoded)
         self.positions = new_positions
         return len(notifications)

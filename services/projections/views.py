@@ -109,11 +109,15 @@ class Table:
         suffix = " WITHOUT ROWID" if dialect == "sqlite" else ""
         return f"CREATE TABLE IF NOT EXISTS {physical} ({cols}, PRIMARY KEY ({', '.join(self.key)})){suffix}"
 
-    def index_sql(self, physical: str) -> list[str]:
-        """Index names follow the live table name (created after a swap on rebuilt tables)."""
-        live = self.physical()
+    def index_name(self, cols: tuple[str, ...], scratch: bool = False) -> str:
+        return f"ix_{self.physical(scratch)}_{'_'.join(cols)}"
+
+    def index_sql(self, physical: str, scratch: bool = False) -> list[str]:
+        """Index names follow the live table name (SQLite: created after a swap on rebuilt
+        tables); PostgreSQL's rebuild indexes the scratch table under scratch names and renames
+        the indexes at the swap (`scratch=True`)."""
         return [
-            f"CREATE INDEX IF NOT EXISTS ix_{live}_{'_'.join(cols)} ON {physical} ({', '.join(cols)})"
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(cols, scratch)} ON {physical} ({', '.join(cols)})"
             for cols in self.indexes
         ]
 
@@ -292,8 +296,10 @@ class Rows:
         self._select = f"SELECT {', '.join(table.column_names)} FROM {physical} WHERE {where}"
 
     def get(self, *key: Any) -> dict[str, Any] | None:
-        if key in self._cache:
+        try:
             return self._cache[key]
+        except KeyError:
+            pass
         found = self.tx.fetchone(self._select, key)
         row = None if found is None else dict(zip(self.table.column_names, found, strict=True))
         self._cache[key] = row

@@ -367,7 +367,8 @@ def test_two_projectors_of_the_same_views_do_not_double_apply(store_settings: Se
 
 
 def test_replay_is_deterministic_and_verify_finds_tampering(store_settings: Settings, org: str) -> None:
-    """Rebuilding twice gives the same digest; --verify reports a changed row; queries survive swaps."""
+    """Rebuilding twice gives the same digest; --verify reports a changed row; queries survive swaps;
+    the rebuilt tables carry exactly the live index names."""
     app = build_application(store_settings)
     build_world(app, org)
     views = make_views()
@@ -389,8 +390,21 @@ def test_replay_is_deterministic_and_verify_finds_tampering(store_settings: Sett
     rebuild(db, app, make_views(["progress", "audit"]))
     assert verify(db, app, views) == []
     assert digest(db, views) == first
+    assert _index_names(db) == {t.index_name(cols) for v in views for t in v.tables for cols in t.indexes}
     rm.close()
     db.close()
+
+
+def _index_names(db: Database) -> set[str]:
+    with db.read() as tx:
+        if tx.dialect == "sqlite":
+            rows = tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ix_%'")
+        else:
+            rows = tx.fetchall(
+                "SELECT indexname FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND left(indexname, 3) = 'ix_'"
+            )
+    return {str(r[0]) for r in rows}
 
 
 def test_views_keep_up_while_replay_swaps(store_settings: Settings, org: str) -> None:
