@@ -95,6 +95,7 @@ def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], n_rows: i
 
 
 PG_UPSERT_CHUNK = 500
+PG_SMALL_INSERT = 50
 
 
 class _PgTx:
@@ -104,8 +105,14 @@ class _PgTx:
         self.conn = conn
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """COPY: the fastest way into PostgreSQL for append-only rows."""
+        """COPY: the fastest way into PostgreSQL for append-only rows; a few rows (the live
+        tail) go in one multi-row INSERT instead (one round trip, COPY takes two)."""
         if not rows:
+            return
+        if len(rows) <= PG_SMALL_INSERT:
+            marks = "(" + ", ".join("%s" for _ in columns) + ")"
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(marks for _ in rows)}"
+            self.conn.execute(sql, [value for r in rows for value in r], prepare=False)
             return
         with self.conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

@@ -290,6 +290,7 @@ class Projector:
         # e.g. an optimistic-concurrency conflict, still consumes its notification id).
         read_from = self.position
         new_positions: dict[str, int] = {}
+        moved: list[tuple[str, int, int]] = []  # (key, position, applied) of the views applied
         for view, key in zip(self.views, self.keys, strict=True):
             position, applied = stored.get(key, (0, 0))
             if position >= last or position < read_from:
@@ -315,12 +316,13 @@ class Projector:
                             handler(event, pos, rows)
             for r in rows.values():
                 r.flush()
-            tx.execute(
-                "UPDATE proj_positions SET position = ?, applied = ? WHERE view = ?",
-                [last, applied + count, key],
-            )
+            moved.append((key, last, applied + count))
             self.applied_total += count
             new_positions[view.name] = last
+        if moved:
+            # One statement for every view's position (the rows exist and are locked above).
+            moved.sort()
+            tx.upsert_rows("proj_positions", ("view", "position", "applied"), ("view",), moved)
         if tx.dialect == "postgres" and not self.scratch:
             tx.execute("SELECT pg_notify(?, ?)", [NOTIFY_CHANNEL, str(min(new_positions.values()))])
         return new_positions
