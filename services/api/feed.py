@@ -129,6 +129,8 @@ class EventFeed:
         self._floor = 0  # the buffer holds every event with floor < position <= head
         self._head = 0
         self._subscribers = 0
+        self._idle = True  # no subscriber since the window last moved: the buffer is stale
+        self._window_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -187,6 +189,8 @@ class EventFeed:
         while True:
             start = self._head + 1
             events, last = await asyncio.to_thread(decode, self.app, start, self.batch)
+            if start != self._head + 1:
+                continue  # a new first subscriber moved the window meanwhile: read from there
             if last < start:
                 return
             for event in events:
@@ -209,10 +213,12 @@ class EventFeed:
         """This org's events after `after` (default: from now on), in log order, forever."""
         self._subscribers += 1
         try:
-            if self._subscribers == 1:  # the tail was idle: move its window to the log's head
-                head = await asyncio.to_thread(self.app.max_position)
-                self._head = self._floor = max(head, self._committed)
-                self._buffer.clear()
+            async with self._window_lock:  # a second subscriber waits for the first one's move
+                if self._idle:  # the tail was idle: move its window to the log's head
+                    head = await asyncio.to_thread(self.app.max_position)
+                    self._head = self._floor = max(head, self._committed)
+                    self._buffer.clear()
+                    self._idle = False
             cursor = self._head if after is None else max(0, after)
             self._wake.set()
             while not self._stopping:
@@ -231,3 +237,5 @@ class EventFeed:
                 cursor = next_cursor
         finally:
             self._subscribers -= 1
+            if not self._subscribers:
+                self._idle = True

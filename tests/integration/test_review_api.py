@@ -4,6 +4,7 @@ posted as plain HTTP; and a NUL title on PostgreSQL no longer stalls every org's
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -18,8 +19,12 @@ import pytest
 from websockets.sync.client import connect
 
 from api.app import create_app
+from api.feed import EventFeed, FeedEvent
 from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from okr.application import system_context
+from okr.domain import request_context
 from okr.settings import Settings
+from okr.wiring import build_application
 
 
 class Api:
@@ -172,3 +177,42 @@ def test_nul_title_does_not_stall_postgres_views(pg_settings: Settings, org: str
         finally:
             client.close()
             other.close()
+
+
+def test_concurrent_first_subscribers_both_start_from_now(sqlite_settings: Settings) -> None:
+    """Two subscriptions opened together on an idle feed both start at the log's head: the second
+    one used to start from the stale head of the idle window and replay writes made before it."""
+    app = build_application(sqlite_settings)
+
+    def write(name: str) -> int:
+        with request_context(system_context("acme")):
+            return app.create_team(name=name).position
+
+    async def scenario() -> tuple[int, list[list[FeedEvent]]]:
+        feed = EventFeed(app, poll_interval=0.05)
+        await feed.start()
+        try:
+            for i in range(3):  # written while nobody listens: the feed's window goes stale
+                await asyncio.to_thread(write, f"old {i}")
+
+            async def first_event() -> list[FeedEvent]:
+                async for event in feed.subscribe("acme"):
+                    return [event]
+                return []
+
+            tasks = [asyncio.create_task(first_event()) for _ in range(2)]
+            head = await asyncio.to_thread(app.max_position)
+            while feed.head < head and not any(t.done() for t in tasks):  # the window moved
+                await asyncio.sleep(0.01)
+            for _ in range(3):  # the second one computes its cursor (no I/O: a few loop turns)
+                await asyncio.sleep(0)
+            new = await asyncio.to_thread(write, "new")
+            return new, await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        finally:
+            await feed.stop()
+
+    try:
+        new, results = asyncio.run(scenario())
+    finally:
+        app.close()
+    assert [[e.position for e in events] for events in results] == [[new], [new]]
