@@ -332,6 +332,13 @@ class Projector:
         notifications = self.read(limit, stop)
         if not notifications:
             return 0
+        self.process_batch(notifications)
+        return len(notifications)
+
+    def process_batch(self, notifications: Sequence[Notification]) -> None:
+        """Decodes and applies notifications read after `self.position`, in one transaction."""
+        if not notifications:
+            return
         decoded = self.decode(notifications)
         with self.db.write() as tx:
             if self.scratch and tx.dialect == "postgres":
@@ -341,7 +348,6 @@ class Projector:
                 tx.execute("SET LOCAL synchronous_commit = off")
             new_positions = self.apply(tx, decoded)
         self.positions = new_positions
-        return len(notifications)
 
 
 class Runner:
