@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         log_config=None,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,  # the HTTP body limit holds for WebSocket messages too
     )
     return 0
 

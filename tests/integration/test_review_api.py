@@ -11,16 +11,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from api.app import create_app
 from api.feed import EventFeed, FeedEvent
-from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from e2e.apiserver import SECRET, Client, ThreadedServer, server_process, token
 from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -216,3 +218,20 @@ def test_concurrent_first_subscribers_both_start_from_now(sqlite_settings: Setti
     finally:
         app.close()
     assert [[e.position for e in events] for events in results] == [[new], [new]]
+
+
+def test_okr_serve_limits_websocket_messages_like_request_bodies(tmp_path: Path, org: str) -> None:
+    """`okr serve` closed HTTP bodies above OKR_MAX_BODY_BYTES but took 16 MiB WebSocket messages."""
+    with server_process(tmp_path / "data", OKR_MAX_BODY_BYTES="100000") as url:
+        ws_url = url.replace("http", "ws") + "/graphql"
+        with connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            init = {"Authorization": f"Bearer {token(org)}"}
+            ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            big = {"query": "mutation($n: String!) { createTeam(input: {name: $n}) { position } }"}
+            big["variables"] = {"n": "x" * 200_000}  # type: ignore[assignment]
+            ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": big}))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1009  # message too big
