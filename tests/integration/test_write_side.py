@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
@@ -16,6 +17,22 @@ from okr.settings import Settings
 from okr.wiring import build_application
 
 pytestmark = pytest.mark.integration
+Build = Callable[[Settings], OkrApplication]
+
+
+@pytest.fixture
+def build() -> Iterator[Build]:
+    """build_application, closing every instance afterwards: unclosed PostgreSQL pools kept ~70
+    connections open at once (with another test run on the server: "too many clients")."""
+    apps: list[OkrApplication] = []
+
+    def make(settings: Settings) -> OkrApplication:
+        apps.append(build_application(settings))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.close()
 
 
 def _setup(app: OkrApplication) -> tuple[object, object]:
@@ -27,14 +44,14 @@ def _setup(app: OkrApplication) -> tuple[object, object]:
     return objective, kr
 
 
-def test_commands_round_trip(store_settings: Settings, ctx: RequestContext) -> None:
+def test_commands_round_trip(build: Build, store_settings: Settings, ctx: RequestContext) -> None:
     """A full scenario is stored and read back by a fresh application on the same store."""
-    app = build_application(store_settings)
+    app = build(store_settings)
     objective, kr = _setup(app)
     app.check_in(kr, value=370, confidence=0.8)  # type: ignore[arg-type]
     task = app.create_task(title="Webinar", key_result_id=kr).id  # type: ignore[arg-type]
     app.complete_task(task, value=380)
-    fresh = build_application(store_settings)
+    fresh = build(store_settings)
     obj = fresh.get_objective(objective)  # type: ignore[arg-type]
     krv = obj.key_results[str(kr)]
     assert (krv.current, krv.check_in_count) == (380.0, 2)
@@ -42,14 +59,18 @@ def test_commands_round_trip(store_settings: Settings, ctx: RequestContext) -> N
     assert fresh.max_position() == app.max_position()
 
 
-def test_concurrent_check_ins_lose_nothing(store_settings: Settings, ctx: RequestContext) -> None:
+def test_concurrent_check_ins_lose_nothing(
+    build: Build, store_settings: Settings, ctx: RequestContext
+) -> None:
     """20 threads checking in on one objective: every check-in stored, versions contiguous."""
-    app = build_application(store_settings)
+    app = build(store_settings)
     objective, kr = _setup(app)
     per_thread = 5
     errors: list[BaseException] = []
     barrier = threading.Barrier(20, timeout=60)
-    apps = [build_application(store_settings) if n % 2 else app for n in range(20)]  # several instances
+    # several instances, one thread each: one pooled connection apiece (5 each opened 55 at once)
+    single = store_settings.model_copy(update={"pool_size": 1})
+    apps = [build(single) if n % 2 else app for n in range(20)]
 
     def worker(n: int) -> None:
         other = apps[n]
@@ -67,7 +88,7 @@ def test_concurrent_check_ins_lose_nothing(store_settings: Settings, ctx: Reques
     for t in threads:
         t.join()
     assert errors == []
-    reader = build_application(store_settings)
+    reader = build(single)
     events = list(reader.events.get(objective))  # type: ignore[arg-type]
     versions = [e.originator_version for e in events]
     assert versions == list(range(1, len(versions) + 1))
@@ -80,14 +101,14 @@ def test_concurrent_check_ins_lose_nothing(store_settings: Settings, ctx: Reques
     assert stored.check_in_count == 100
 
 
-def test_idempotency_survives_restart(store_settings: Settings, ctx: RequestContext) -> None:
+def test_idempotency_survives_restart(build: Build, store_settings: Settings, ctx: RequestContext) -> None:
     """A repeated idempotency key after a restart returns the first result and appends nothing."""
-    app = build_application(store_settings)
+    app = build(store_settings)
     _, kr = _setup(app)
     first = app.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
     position = app.max_position()
     del app
-    restarted = build_application(store_settings)
+    restarted = build(store_settings)
     again = restarted.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
     assert again.replayed and again.id == first.id
     assert restarted.max_position() == position
@@ -96,9 +117,9 @@ def test_idempotency_survives_restart(store_settings: Settings, ctx: RequestCont
     assert info.value.code == "IDEMPOTENCY_KEY_REUSED"
 
 
-def test_failed_command_writes_nothing(store_settings: Settings, ctx: RequestContext) -> None:
+def test_failed_command_writes_nothing(build: Build, store_settings: Settings, ctx: RequestContext) -> None:
     """Refused input leaves the log untouched."""
-    app = build_application(store_settings)
+    app = build(store_settings)
     _, kr = _setup(app)
     before = app.max_position()
     for bad in (float("nan"), float("inf"), 1e400, 1e16):
@@ -109,15 +130,15 @@ def test_failed_command_writes_nothing(store_settings: Settings, ctx: RequestCon
     assert app.max_position() == before
 
 
-def test_snapshots_keep_loading_flat(sqlite_settings: Settings, ctx: RequestContext) -> None:
+def test_snapshots_keep_loading_flat(build: Build, sqlite_settings: Settings, ctx: RequestContext) -> None:
     """Loading an objective with 2,000 check-ins costs about what a fresh one costs (snapshots)."""
     settings = sqlite_settings.model_copy(update={"aggregate_cache_size": 0})
-    app = build_application(settings)
+    app = build(settings)
     objective, kr = _setup(app)
     fresh_objective, _ = _setup(app)
     for i in range(2_000):
         app.check_in(kr, value=float(i % 400))  # type: ignore[arg-type]
-    loader = build_application(settings)
+    loader = build(settings)
 
     def best_of(aggregate_id: object) -> float:
         timings = []
