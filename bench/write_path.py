@@ -2,7 +2,9 @@
 
 For SQLite (file, WAL) and PostgreSQL, in one run:
 - raw: `recorder.insert_events` of pre-encoded check-in events, one event per transaction
-  (eventsourcing's own append, no domain code: the ceiling);
+  (eventsourcing's own append, no domain code, no encoding: the ceiling; the goal's baseline);
+- put: `event_store.put` of ready-made domain events, one per transaction (encoding included),
+  printed as a second reference;
 - app: `OkrApplication.check_in` on existing objectives (load from cache, rules, event, save);
 - load: reading an objective with 10,000 check-ins (snapshots) against a fresh one, with
   the aggregate cache off (a cold load, as after a restart).
@@ -46,15 +48,26 @@ def _objective(app: OkrApplication, n_krs: int = 3) -> tuple[UUID, list[UUID]]:
     return objective, krs
 
 
-def raw_batches(app: OkrApplication, kr: UUID, n: int) -> list[Any]:
-    """Pre-encoded check-in events continuing an objective's version sequence."""
+def domain_batches(app: OkrApplication, kr: UUID, n: int) -> list[Any]:
+    """Check-in domain events continuing an objective's version sequence."""
     objective = app.objective_of_key_result(kr)
     template = list(app.events.get(objective.id))[-1]
     base = objective.version
-    return [
-        app.mapper.to_stored_event(replace(template, originator_version=base + 1 + i))  # type: ignore[type-var]
-        for i in range(n)
-    ]
+    return [replace(template, originator_version=base + 1 + i) for i in range(n)]  # type: ignore[type-var]
+
+
+def raw_batches(app: OkrApplication, kr: UUID, n: int) -> list[Any]:
+    """Pre-encoded check-in events continuing an objective's version sequence."""
+    return [app.mapper.to_stored_event(event) for event in domain_batches(app, kr, n)]
+
+
+def time_put(app: OkrApplication, events: list[Any]) -> float:
+    """Seconds to append these domain events one per transaction through eventsourcing's event
+    store (encoding included): eventsourcing's own append of an event, a second reference."""
+    t0 = time.perf_counter()
+    for event in events:
+        app.events.put([event])
+    return time.perf_counter() - t0
 
 
 def time_raw(app: OkrApplication, stored: list[Any]) -> float:
@@ -93,16 +106,20 @@ def run_store(name: str, settings: Settings, n: int, checkins: int, rounds: int 
         raw_app = build_application(settings)
         _, raw_krs = _objective(raw_app, 1)
         stored = raw_batches(raw_app, raw_krs[0], n)
+        _, put_krs = _objective(raw_app, 1)
+        events = domain_batches(raw_app, put_krs[0], n)
         app = build_application(settings)
         _, krs = _objective(app)
         time_app(app, krs, min(200, n))  # warm-up
         # Interleave the two in rounds so that machine noise hits both alike.
         per_round = n // rounds
-        raw_s = app_s = 0.0
+        raw_s = app_s = put_s = 0.0
         for r in range(rounds):
             raw_s += time_raw(raw_app, stored[r * per_round : (r + 1) * per_round])
+            put_s += time_put(raw_app, events[r * per_round : (r + 1) * per_round])
             app_s += time_app(app, krs, per_round, offset=r * per_round)
         raw, commands = per_round * rounds / raw_s, per_round * rounds / app_s
+        put = per_round * rounds / put_s
         heavy, heavy_krs = _objective(app, 1)
         for i in range(checkins):
             app.check_in(heavy_krs[0], value=float(i % 1000))
@@ -112,12 +129,15 @@ def run_store(name: str, settings: Settings, n: int, checkins: int, rounds: int 
         "raw_appends_per_s": round(raw),
         "app_commands_per_s": round(commands),
         "app_vs_raw": round(commands / raw, 3),
+        "event_store_puts_per_s": round(put),
+        "app_vs_event_store_put": round(commands / put, 3),
         "load_ms_10k_checkins": round(heavy_ms, 3),
         "load_ms_fresh": round(fresh_ms, 3),
         "load_ratio": round(heavy_ms / fresh_ms, 3),
     }
     print(
-        f"{name:9} raw {raw:8.0f}/s  app {commands:8.0f}/s  ({commands / raw:5.1%} of raw)  "
+        f"{name:9} raw {raw:8.0f}/s  put {put:8.0f}/s  app {commands:8.0f}/s  "
+        f"({commands / raw:5.1%} of raw, {commands / put:5.1%} of put)  "
         f"load {checkins} check-ins {heavy_ms:6.2f} ms vs fresh {fresh_ms:6.2f} ms "
         f"(x{heavy_ms / fresh_ms:.2f})",
         flush=True,
