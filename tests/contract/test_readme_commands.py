@@ -27,3 +27,12 @@ def test_ci_runs_the_readme_commands() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert install.removesuffix(" && .venv/bin/okr serve") in ci
     assert tests in ci
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    """Each Settings field has its OKR_* row in the README's settings table."""
+    from okr.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f"OKR_{name.upper()}" for name in Settings.model_fields if f"OKR_{name.upper()}" not in readme]
+    assert missing == []
