@@ -85,7 +85,14 @@ class Settings(BaseSettings):
 
     @property
     def sqlite_path(self) -> Path:
+        """The embedded event store (the log)."""
         return self.data_dir / "okr.sqlite3"
+
+    @property
+    def views_sqlite_path(self) -> Path:
+        """The embedded read models: a file of their own, so that the runners' commits never
+        wait for (or hold up) the log's single SQLite writer lock."""
+        return self.data_dir / "views.sqlite3"
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing's Application reads."""

@@ -148,7 +148,8 @@ class _PgTx:
 
 
 class Database:
-    """Connections to the view database of `settings` (same database as the event store)."""
+    """Connections to the view database of `settings`: the event store's PostgreSQL database
+    (its schema), or the embedded `views.sqlite3` beside the log's SQLite file."""
 
     def __init__(self, settings: Settings | None = None, *, sqlite_path: str | Path | None = None) -> None:
         self.settings = settings
@@ -166,7 +167,7 @@ class Database:
             assert settings is not None
             self.dialect = "sqlite"
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self.sqlite_path = str(settings.sqlite_path)
+            self.sqlite_path = str(settings.views_sqlite_path)
         self._memory_conn: sqlite3.Connection | None = None
         if self.sqlite_path == ":memory:":
             self._memory_conn = self._new_sqlite()

@@ -306,6 +306,8 @@ def test_schema_bootstrap_snippet_creates_the_event_store(tmp_path: Path) -> Non
         [sys.executable, "-c", snippets[0]], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    with sqlite3.connect(tmp_path / "okr.sqlite3") as db:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = set()
+    for name in ("okr.sqlite3", "views.sqlite3"):
+        with sqlite3.connect(tmp_path / name) as db:
+            tables |= {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"stored_events", "proj_positions", "proj_objectives"} <= tables

@@ -132,3 +132,4 @@ def test_worker_rejects_unknown_view_names(sqlite_settings: Settings, tmp_path: 
     assert proc.returncode == 2
     assert "unknown view" in proc.stderr
     assert not sqlite_settings.sqlite_path.exists()
+    assert not sqlite_settings.views_sqlite_path.exists()
