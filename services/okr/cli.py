@@ -66,7 +66,9 @@ def _relay(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="events per acknowledged batch (1-4000)")
 
 
-@command("export-schema", "write schema/okr.graphql and schema/events/*.json", "api.export:run")
+@command(
+    "export-schema", "write the GraphQL SDL, event JSON Schemas and AsyncAPI under schema/", "api.export:run"
+)
 def _export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="schema", help="schema directory")
     p.add_argument("--check", action="store_true", help="exit 1 if the files differ")
