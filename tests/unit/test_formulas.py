@@ -175,3 +175,87 @@ def test_task_priority_orders_by_impact_and_gap() -> None:
     """Higher impact and a bigger gap to target mean higher priority."""
     assert f.task_priority(Impact.HIGH, 0.5, 0.2) > f.task_priority(Impact.LOW, 0.5, 0.2)
     assert f.task_priority(Impact.MEDIUM, 0.5, 0.1) > f.task_priority(Impact.MEDIUM, 0.5, 0.9)
+
+
+kinds = st.sampled_from(list(KeyResultKind))
+directions = st.sampled_from(list(Direction))
+
+
+@given(st.sampled_from([Direction.STAY_ABOVE, Direction.STAY_BELOW]), moderate, moderate)
+def test_unmeasured_threshold_is_zero(direction: Direction, target: float, current: float) -> None:
+    """A threshold nobody measured yet has progress and attainment 0, wherever its value lies."""
+    assert f.progress(KeyResultKind.THRESHOLD, 0, target, current, direction, measured=False) == 0.0
+    assert f.attainment(KeyResultKind.THRESHOLD, 0, target, current, direction, measured=False) == 0.0
+
+
+def test_unmeasured_stay_below_threshold_is_not_in_bounds() -> None:
+    """'Stay below 200' starting at 0 read 1.0 before anyone measured it; unmeasured it is 0."""
+    args = (KeyResultKind.THRESHOLD, 0, 200, 0, Direction.STAY_BELOW)
+    assert f.progress(*args) == 1.0
+    assert f.progress(*args, measured=False) == 0.0
+
+
+@given(kinds, directions, moderate, moderate, moderate)
+def test_measured_flag_only_changes_thresholds(
+    kind: KeyResultKind, direction: Direction, start: float, target: float, current: float
+) -> None:
+    """Other kinds ignore `measured`: their start value is a real reading."""
+    if kind is KeyResultKind.THRESHOLD:
+        return
+    assert f.attainment(kind, start, target, current, direction, measured=False) == f.attainment(
+        kind, start, target, current, direction
+    )
+
+
+@given(fractions, st.floats(min_value=0.0, max_value=0.999999), st.none() | fractions)
+def test_threshold_in_bounds_mid_cycle_is_never_accomplished(
+    progress: float, expected: float, confidence: float | None
+) -> None:
+    """Before the cycle's end a threshold is never ACCOMPLISHED; in bounds it is ON_TRACK (or
+    NEEDS_ATTENTION with confidence under 0.4)."""
+    got = f.key_result_status(KeyResultKind.THRESHOLD, progress, expected, confidence)
+    assert got is not Status.ACCOMPLISHED
+    if progress >= 1.0:
+        low = confidence is not None and confidence < f.LOW_CONFIDENCE
+        assert got is (Status.NEEDS_ATTENTION if low else Status.ON_TRACK)
+
+
+@given(st.none() | fractions)
+def test_threshold_in_bounds_at_cycle_end_is_accomplished(confidence: float | None) -> None:
+    """Once expected progress reached 1 (the cycle is over), a threshold in bounds is ACCOMPLISHED;
+    out of bounds it is OFF_TRACK."""
+    assert f.key_result_status(KeyResultKind.THRESHOLD, 1.0, 1.0, confidence) is Status.ACCOMPLISHED
+    assert f.key_result_status(KeyResultKind.THRESHOLD, 0.0, 1.0, confidence) is Status.OFF_TRACK
+
+
+@given(kinds, fractions, fractions, st.none() | fractions)
+def test_key_result_status_is_plain_status_except_thresholds(
+    kind: KeyResultKind, progress: float, expected: float, confidence: float | None
+) -> None:
+    """Every kind but THRESHOLD gets `status`; thresholds differ only while in bounds mid-cycle."""
+    got = f.key_result_status(kind, progress, expected, confidence)
+    if kind is not KeyResultKind.THRESHOLD or progress < 1.0 or expected >= 1.0:
+        assert got is f.status(progress, expected, confidence)
+
+
+def test_objective_attainment_drivers() -> None:
+    """Attainment rolls up per driver like progress, unclamped (over-achievement shows)."""
+    krs = [(1.5, 1.0), (0.5, 1.0)]
+    children = [(-0.5, 2.0)]
+    assert f.objective_attainment(krs, children, "KEY_RESULTS") == pytest.approx(1.0)
+    assert f.objective_attainment(krs, children, "ALIGNED_OBJECTIVES") == pytest.approx(-0.5)
+    assert f.objective_attainment(krs, children, "BOTH") == pytest.approx((1.5 + 0.5 - 1.0) / 4)
+    assert f.objective_attainment([], [], "BOTH") == 0.0
+
+
+pairs_strategy = st.lists(st.tuples(moderate, weights), max_size=6)
+
+
+@given(pairs_strategy, pairs_strategy, st.sampled_from(["KEY_RESULTS", "ALIGNED_OBJECTIVES", "BOTH"]))
+def test_objective_attainment_clamps_to_objective_progress(
+    krs: list[tuple[float, float]], children: list[tuple[float, float]], driver: str
+) -> None:
+    """Progress is attainment clamped to [0, 1], for every driver and input (same driver, same inputs)."""
+    assert f.clamp01(f.objective_attainment(krs, children, driver)) == pytest.approx(
+        f.objective_progress(krs, children, driver)
+    )

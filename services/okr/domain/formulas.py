@@ -73,15 +73,20 @@ def attainment(
     target: float,
     current: float,
     direction: Direction | None = None,
+    *,
+    measured: bool = True,
 ) -> float:
     """Unclamped progress: over-achievement stays visible (> 1), regressions go below 0.
 
     Numeric kinds move from start to target; the direction follows from start and target
     (DECREASE is the same formula with start > target). Milestones and thresholds are 0 or 1.
+    A threshold nobody has measured yet (`measured=False`: no check-in) is 0, never "in bounds".
     """
     if kind is KeyResultKind.BOOLEAN:
         return 1.0 if current >= 1.0 else 0.0
     if kind is KeyResultKind.THRESHOLD:
+        if not measured:
+            return 0.0
         if direction is Direction.STAY_BELOW:
             return 1.0 if current <= target else 0.0
         return 1.0 if current >= target else 0.0
@@ -102,9 +107,11 @@ def progress(
     target: float,
     current: float,
     direction: Direction | None = None,
+    *,
+    measured: bool = True,
 ) -> float:
-    """Attainment clamped to [0, 1]."""
-    return clamp01(attainment(kind, start, target, current, direction))
+    """Attainment clamped to [0, 1] (an unmeasured threshold is 0)."""
+    return clamp01(attainment(kind, start, target, current, direction, measured=measured))
 
 
 def task_progress(done_weight: float, total_weight: float) -> float:
@@ -148,6 +155,23 @@ def objective_progress(
     return 0.0 if mean is None else clamp01(mean)
 
 
+def objective_attainment(
+    key_results: Sequence[tuple[float, float]],
+    children: Sequence[tuple[float, float]],
+    driver: str,
+) -> float:
+    """Unclamped roll-up with the same driver as `objective_progress`: the weighted mean of the
+    key results' attainments and/or the counted children's attainments (0 with nothing)."""
+    if driver == "KEY_RESULTS":
+        pairs = list(key_results)
+    elif driver == "ALIGNED_OBJECTIVES":
+        pairs = list(children)
+    else:
+        pairs = [*key_results, *children]
+    mean = weighted_mean(pairs)
+    return 0.0 if mean is None else mean
+
+
 def expected_progress(cycle_start: datetime, cycle_end: datetime, at: datetime) -> float:
     """Elapsed fraction of the cycle at `at`, clamped to [0, 1]."""
     total = (cycle_end - cycle_start).total_seconds()
@@ -173,6 +197,19 @@ def status(progress_value: float, expected: float, confidence: float | None = No
     if result is Status.ON_TRACK and confidence is not None and confidence < LOW_CONFIDENCE:
         result = Status.NEEDS_ATTENTION
     return result
+
+
+def key_result_status(
+    kind: KeyResultKind, progress_value: float, expected: float, confidence: float | None = None
+) -> Status:
+    """A key result's status. A threshold in bounds is only ACCOMPLISHED once the cycle is over
+    (expected progress reached 1): until then holding the line is ON_TRACK (lowered to
+    NEEDS_ATTENTION by low confidence). Other kinds: `status`."""
+    if kind is KeyResultKind.THRESHOLD and progress_value >= 1.0 and expected < 1.0:
+        if confidence is not None and confidence < LOW_CONFIDENCE:
+            return Status.NEEDS_ATTENTION
+        return Status.ON_TRACK
+    return status(progress_value, expected, confidence)
 
 
 def worst_status(statuses: Iterable[Status]) -> Status | None:
