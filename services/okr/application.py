@@ -29,12 +29,16 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, OperationalError, Recording
 
 from okr.domain import formulas as f
-from okr.domain.base import OkrAggregate, check_number, check_storable, check_title
+from okr.domain.base import OkrAggregate, check_number, check_storable, check_title, plural
 from okr.domain.context import RequestContext, current_context, new_command_context, request_context
-from okr.domain.cycle import Cycle
+from okr.domain.cycle import Cycle, CycleState
 from okr.domain.errors import (
+    AlignmentAcrossCyclesError,
     AlignmentCycleError,
     ConcurrencyConflictError,
+    CycleClosedError,
+    CycleHasActiveObjectivesError,
+    CycleNotActiveError,
     CycleNotFoundError,
     IdempotencyKeyReusedError,
     InvalidValueError,
@@ -42,20 +46,22 @@ from okr.domain.errors import (
     NotFoundError,
     ObjectiveNotFoundError,
     PermissionDeniedError,
+    PolicyViolation,
     RuleViolation,
     TaskNotFoundError,
     TeamNotFoundError,
     ValidationError,
 )
-from okr.domain.internal import IdempotencyRecord, KeyResultIndex
+from okr.domain.internal import ChildrenIndex, CycleIndex, IdempotencyRecord, KeyResultIndex
 from okr.domain.objective import (
     KeyResultAsDict,
     KeyResultSpec,
     Objective,
     ObjectiveState,
+    ProgressDriver,
     ProgressSource,
 )
-from okr.domain.organization import Organization
+from okr.domain.organization import MAX_OBJECTIVES, MIN_OBJECTIVES, Organization
 from okr.domain.task import Task
 from okr.domain.team import Team, TeamRole
 
@@ -64,6 +70,7 @@ A = TypeVar("A", bound=OkrAggregate)
 ROLES = ("admin", "lead", "member", "viewer")
 MAX_IDEMPOTENCY_KEY = 200
 MAX_ALIGNMENT_DEPTH = 64
+COUNTED_CHILD_STATES = (ObjectiveState.ACTIVE.value, ObjectiveState.CLOSED.value)
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,14 @@ class OkrApplication(Application[UUID]):
     """The write side. Construct with `env` from Settings.eventsourcing_env()."""
 
     name = "OKR"
-    snapshotting_intervals = {Objective: 100, Task: 100, Team: 100, Cycle: 100}  # noqa: RUF012
+    snapshotting_intervals = {  # noqa: RUF012
+        Objective: 100,
+        Task: 100,
+        Team: 100,
+        Cycle: 100,
+        CycleIndex: 100,
+        ChildrenIndex: 100,
+    }
 
     def __init__(
         self,
@@ -122,7 +136,7 @@ class OkrApplication(Application[UUID]):
         interval = env.pop("OKR_SNAPSHOT_INTERVAL", None)
         if interval:
             self.snapshotting_intervals = dict.fromkeys(  # type: ignore[misc]
-                (Objective, Task, Team, Cycle), int(interval)
+                (Objective, Task, Team, Cycle, CycleIndex, ChildrenIndex), int(interval)
             )
         super().__init__(env)
         self.retries = retries
@@ -130,7 +144,11 @@ class OkrApplication(Application[UUID]):
         # single writer, PostgreSQL's table lock), and in-process conflicts then never happen.
         # Other processes' conflicts are retried.
         self._write_lock = threading.RLock()
-        self._kr_objectives: dict[UUID, UUID] = {}
+        # (org, key result id) -> objective id: index entries never change, and keying by org
+        # means another org's id is never even looked up from here
+        self._kr_objectives: dict[tuple[str, UUID], UUID] = {}
+        # (org, cycle id) -> name of a CLOSED cycle (terminal, so safe to remember)
+        self._closed_cycles: dict[tuple[str, UUID], str] = {}
         self._commit_listeners: list[Callable[[int], None]] = []
         if on_commit is not None:
             self._commit_listeners.append(on_commit)
@@ -192,7 +210,7 @@ class OkrApplication(Application[UUID]):
         self._authorize_role(outer, roles)
         key = self._check_key(idempotency_key)
         with request_context(new_command_context(outer)) as ctx:
-            record_id = IdempotencyRecord.id_for(ctx.org_id, key) if key else None
+            record_id = IdempotencyRecord.id_for(ctx.org_id, ctx.actor, key) if key else None
             fingerprint = _fingerprint(command, args) if key else ""
             attempt = 0
             while True:
@@ -203,8 +221,8 @@ class OkrApplication(Application[UUID]):
                     return result
                 if attempt >= self.retries:
                     raise ConcurrencyConflictError(
-                        f"{command} still conflicted after {attempt} attempts; nothing was"
-                        " written — retry the request"
+                        f"{command} still conflicted after {plural(attempt, 'attempt')}; nothing"
+                        " was written — retry the request"
                     ) from result
                 time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
 
@@ -292,15 +310,55 @@ class OkrApplication(Application[UUID]):
                 field="idempotencyKey",
             )
         result = record.result
-        # The first write's position is at or below the current maximum: waiting for this
-        # position (read-your-writes) therefore still covers the first write.
+        # The record was the last event of the first write's append, so its notification id
+        # is that write's position (what the first call returned).
+        position = self._record_position(record_id)
         return CommandResult(
             id=UUID(result["id"]),
-            position=self.max_position(),
+            position=self.max_position() if position is None else position,
             warnings=tuple(result.get("warnings", ())),
             extra=dict(result.get("extra", {})),
             replayed=True,
         )
+
+    def _record_position(self, record_id: UUID) -> int | None:
+        """The notification id (log position) of an idempotency record's only event: one
+        primary-key lookup on SQLite and PostgreSQL (the recorders offer no such query)."""
+        recorder = self.recorder
+        from eventsourcing.popo import POPOApplicationRecorder
+        from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"SELECT rowid FROM {recorder.events_table_name}"
+                    " WHERE originator_id=? AND originator_version=1",
+                    [record_id.hex],
+                )
+                row = c.fetchone()
+                return None if row is None else int(row[0])
+        if isinstance(recorder, POPOApplicationRecorder):
+            index = recorder._stored_events_index.get(str(record_id), {})
+            found = index.get(1)
+            return None if found is None else found + 1
+        try:
+            from eventsourcing.postgres import PostgresApplicationRecorder
+            from psycopg.sql import SQL, Identifier
+        except ImportError:  # pragma: no cover - psycopg is a dependency
+            return None
+        if isinstance(recorder, PostgresApplicationRecorder):
+            statement = SQL(
+                "SELECT notification_id FROM {schema}.{table}"
+                " WHERE originator_id = %s AND originator_version = 1"
+            ).format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name),
+            )
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(statement, [record_id])
+                pg_row = curs.fetchone()
+                return None if pg_row is None else int(pg_row["notification_id"])
+        return None  # pragma: no cover - another store: the head covers the first write
 
     # ------------------------------------------------------------------ authorization
     @staticmethod
@@ -323,6 +381,25 @@ class OkrApplication(Application[UUID]):
                 if team.members.get(ctx.actor) == TeamRole.LEAD.value:
                     return
         raise PermissionDeniedError("only an admin or a lead of the owning team may change this")
+
+    def _authorize_check_in(self, objective: Objective) -> None:
+        """admin: any key result; others: key results of objectives of their own teams (member
+        or lead) or of objectives they own — or any, when the org opened check-ins to all."""
+        ctx = current_context()
+        if "admin" in ctx.roles or objective.owner == ctx.actor:
+            return
+        if objective.team_id is not None:
+            with contextlib.suppress(NotFoundError):
+                team = self._load(Team, objective.team_id, TeamNotFoundError, "team")
+                if ctx.actor in team.members:
+                    return
+        org = self._organization()
+        if org is not None and getattr(org, "check_ins_open_to_all", False):
+            return
+        raise PermissionDeniedError(
+            "only members of the objective's team, its owner or an admin may check in here"
+            " (the org has not opened check-ins to everyone: configureOrg checkInsOpenToAll)"
+        )
 
     def _authorize_team(self, team_id: UUID | None) -> None:
         ctx = current_context()
@@ -350,51 +427,208 @@ class OkrApplication(Application[UUID]):
     def get_task(self, task_id: UUID | str) -> Task:
         return self._load(Task, parse_id(task_id, TaskNotFoundError, "taskId"), TaskNotFoundError, "task")
 
-    def objective_of_key_result(self, key_result_id: UUID | str) -> Objective:
-        """Finds a KR's objective via the index saved atomically with it (no read model)."""
-        kr_id = parse_id(key_result_id, KeyResultNotFoundError, "keyResultId")
-        objective_id = self._kr_objectives.get(kr_id)
+    def objective_of_key_result(
+        self, key_result_id: UUID | str, field_name: str = "keyResultId"
+    ) -> Objective:
+        """Finds a KR's objective via the index saved atomically with it (no read model).
+
+        Every failure is KEY_RESULT_NOT_FOUND naming only the id the client sent: another
+        org's key result (or its objective) is indistinguishable from one that never existed.
+        """
+        kr_id = parse_id(key_result_id, KeyResultNotFoundError, field_name)
+        org_id = current_context().org_id
+        not_found = KeyResultNotFoundError(f"key result {kr_id} not found", field=field_name)
+        objective_id = self._kr_objectives.get((org_id, kr_id))
         if objective_id is None:
-            index = self._load(
-                KeyResultIndex, KeyResultIndex.id_for(kr_id), KeyResultNotFoundError, "keyResult"
-            )
+            try:
+                index: object = self.repository.get(KeyResultIndex.id_for(kr_id))
+            except AggregateNotFoundError:
+                raise not_found from None
+            if not isinstance(index, KeyResultIndex) or index.org_id != org_id:
+                raise not_found
             objective_id = index.objective_id
             if len(self._kr_objectives) > 100_000:
                 self._kr_objectives.clear()
-            self._kr_objectives[kr_id] = objective_id  # an index entry never changes
-        objective = self.get_objective(objective_id)  # also checks the org
-        objective.key_result(kr_id)  # removed KRs are not found
+            self._kr_objectives[(org_id, kr_id)] = objective_id  # an index entry never changes
+        try:
+            objective = self._load(Objective, objective_id, ObjectiveNotFoundError, "objective")
+        except NotFoundError:
+            raise not_found from None
+        if str(kr_id) not in objective.key_results:  # removed KRs are not found
+            raise not_found
         return objective
 
-    def org_settings(self) -> tuple[bool, int]:
-        """(strict_policies, cadence_days) of the current org."""
+    def _organization(self) -> Organization | None:
         try:
             org_uuid = Organization.id_for(current_context().org_id)
             self._evict(org_uuid)
             org: object = self.repository.get(org_uuid)
         except AggregateNotFoundError:
-            return False, 7
+            return None
         assert isinstance(org, Organization)
+        return org
+
+    def org_settings(self) -> tuple[bool, int]:
+        """(strict_policies, cadence_days) of the current org."""
+        org = self._organization()
+        if org is None:
+            return False, 7
         return org.strict_policies, org.cadence_days
 
     # ------------------------------------------------------------------ organization
     def configure_org(
-        self, *, strict_policies: bool, cadence_days: int = 7, idempotency_key: str | None = None
+        self,
+        *,
+        strict_policies: bool | None = None,
+        cadence_days: int | None = None,
+        check_ins_open_to_all: bool | None = None,
+        idempotency_key: str | None = None,
     ) -> CommandResult:
-        args = {"strict_policies": strict_policies, "cadence_days": cadence_days}
+        """Changes only the settings given (None keeps the current value; a new org starts from
+        strict_policies=False, cadence_days=7, check_ins_open_to_all=False)."""
+        args = {
+            "strict_policies": strict_policies,
+            "cadence_days": cadence_days,
+            "check_ins_open_to_all": check_ins_open_to_all,
+        }
 
         def body() -> _Outcome:
-            org_uuid = Organization.id_for(current_context().org_id)
-            try:
-                org: object = self.repository.get(org_uuid)
-                assert isinstance(org, Organization)
-                org.reconfigure(strict_policies, cadence_days)
-            except AggregateNotFoundError:
-                strict, cadence = Organization.check(strict_policies, cadence_days)
-                org = Organization(strict_policies=strict, cadence_days=cadence)
+            org = self._organization()
+            if org is not None:
+                org.reconfigure(strict_policies, cadence_days, check_ins_open_to_all)
+            else:
+                strict, cadence, open_to_all = Organization.check(
+                    False if strict_policies is None else strict_policies,
+                    7 if cadence_days is None else cadence_days,
+                    False if check_ins_open_to_all is None else check_ins_open_to_all,
+                )
+                org = Organization(
+                    strict_policies=strict, cadence_days=cadence, check_ins_open_to_all=open_to_all
+                )
             return _Outcome([org], org.id)
 
         return self._run("configure_org", args, idempotency_key, body)
+
+    # ------------------------------------------------------------------ write-side indexes
+    def _cycle_index(self, cycle_id: UUID) -> CycleIndex:
+        """The cycle's objective index, read fresh (a new, unsaved one if it has none yet)."""
+        index_id = CycleIndex.id_for(cycle_id)
+        self._evict(index_id)
+        try:
+            index: object = self.repository.get(index_id)
+        except AggregateNotFoundError:
+            return CycleIndex(cycle_id=cycle_id)
+        assert isinstance(index, CycleIndex)
+        return index
+
+    def _index_objectives(self, objectives: list[Objective]) -> list[OkrAggregate]:
+        """Records each objective's team and state in its cycle's index; returns the indexes
+        that changed (to save in the same write)."""
+        indexes: dict[UUID, CycleIndex] = {}
+        for objective in objectives:
+            index = indexes.get(objective.cycle_id) or self._cycle_index(objective.cycle_id)
+            indexes[objective.cycle_id] = index
+            index.record(objective.id, objective.team_id, objective.state)
+        return [i for i in indexes.values() if i.pending_events]
+
+    def _children_index(self, parent_id: UUID) -> ChildrenIndex | None:
+        index_id = ChildrenIndex.id_for(parent_id)
+        self._evict(index_id)
+        try:
+            index: object = self.repository.get(index_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(index, ChildrenIndex)
+        return index
+
+    def _children_of(self, parent: Objective, known: Mapping[UUID, Objective]) -> list[Objective]:
+        """The parent's counted children (ACTIVE or CLOSED, aligned to it or to one of its
+        current key results); `known` holds copies this command already changed."""
+        index = self._children_index(parent.id)
+        if index is None:
+            return []
+        children: list[Objective] = []
+        for child_key, kr_key in sorted(index.children.items()):
+            if kr_key is not None and kr_key not in parent.key_results:
+                continue  # aligned under a key result that was removed since
+            child_id = UUID(child_key)
+            child = known.get(child_id)
+            if child is None:
+                try:
+                    child = self._load(Objective, child_id, ObjectiveNotFoundError, "objective")
+                except NotFoundError:
+                    continue
+            if child.state in COUNTED_CHILD_STATES:
+                children.append(child)
+        return children
+
+    def _rollup(self, objective: Objective, known: Mapping[UUID, Objective], stack: frozenset[UUID]) -> float:
+        """Progress per driver, with the aligned children's progress (bounded depth)."""
+        if objective.driver == ProgressDriver.KEY_RESULTS.value or len(stack) >= MAX_ALIGNMENT_DEPTH:
+            return objective.rollup_progress([])
+        inner = stack | {objective.id}
+        pairs = [
+            (self._rollup(child, known, inner), child.weight)
+            for child in self._children_of(objective, known)
+            if child.id not in inner
+        ]
+        return objective.rollup_progress(pairs)
+
+    def _child_scores(
+        self, parent: Objective, known: Mapping[UUID, Objective] | None = None
+    ) -> list[tuple[float, float]]:
+        """(score, weight) of the parent's counted children: a closed child's closing score, an
+        open child's default score (its progress rounded to 0.1)."""
+        if parent.driver == ProgressDriver.KEY_RESULTS.value:
+            return []
+        known = known or {}
+        pairs: list[tuple[float, float]] = []
+        for child in self._children_of(parent, known):
+            if child.id == parent.id:
+                continue
+            if child.state == ObjectiveState.CLOSED.value and child.closing_score is not None:
+                pairs.append((child.closing_score, child.weight))
+            else:
+                progress = self._rollup(child, known, frozenset({parent.id}))
+                pairs.append((f.default_score(progress), child.weight))
+        return pairs
+
+    # ------------------------------------------------------------------ frozen cycles
+    def _cycle_state(self, cycle_id: UUID) -> tuple[str, str]:
+        """(state, name) of an objective's cycle; CLOSED cycles are remembered (terminal)."""
+        key = (current_context().org_id, cycle_id)
+        name = self._closed_cycles.get(key)
+        if name is not None:
+            return CycleState.CLOSED.value, name
+        cycle = self._load(Cycle, cycle_id, CycleNotFoundError, "cycle")
+        if cycle.is_closed:
+            if len(self._closed_cycles) > 100_000:
+                self._closed_cycles.clear()
+            self._closed_cycles[key] = cycle.name
+        return cycle.state, cycle.name
+
+    def _is_frozen(self, objective: Objective) -> bool:
+        return self._cycle_state(objective.cycle_id)[0] == CycleState.CLOSED.value
+
+    def _check_not_frozen(self, objective: Objective, field_name: str | None = None) -> None:
+        """Objectives of a closed cycle are frozen: no check-ins, key-result changes, scores,
+        revisions, alignments, activations or newly linked tasks."""
+        state, name = self._cycle_state(objective.cycle_id)
+        if state == CycleState.CLOSED.value:
+            raise CycleClosedError(
+                f"cycle {name} is closed: its objectives accept no changes", field=field_name
+            )
+
+    def _check_cycle_accepts_check_ins(self, objective: Objective) -> None:
+        state, name = self._cycle_state(objective.cycle_id)
+        if state == CycleState.CLOSED.value:
+            raise CycleClosedError(
+                f"cycle {name} is closed: its key results accept no check-ins", field="keyResultId"
+            )
+        if state == CycleState.PLANNED.value:
+            raise CycleNotActiveError(
+                f"cycle {name} is PLANNED: check-ins start when the cycle starts", field="keyResultId"
+            )
 
     # ------------------------------------------------------------------ cycles
     def schedule_cycle(
@@ -416,13 +650,71 @@ class OkrApplication(Application[UUID]):
 
         return self._run("start_cycle", {"cycle_id": cycle_id}, idempotency_key, body)
 
-    def close_cycle(self, cycle_id: UUID | str, *, idempotency_key: str | None = None) -> CommandResult:
-        def body() -> _Outcome:
-            cycle = self.get_cycle(cycle_id)
-            cycle.close()
-            return _Outcome([cycle], cycle.id)
+    def close_cycle(
+        self,
+        cycle_id: UUID | str,
+        *,
+        close_active_objectives: bool = False,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Closes (freezes) a cycle. Refused while objectives are ACTIVE
+        (CYCLE_HAS_ACTIVE_OBJECTIVES, naming each) unless `close_active_objectives`: then each
+        is closed and scored in the same atomic write (children before their parents, so a
+        parent's score sees its children's closing scores)."""
+        args = {"cycle_id": cycle_id, "close_active_objectives": close_active_objectives}
 
-        return self._run("close_cycle", {"cycle_id": cycle_id}, idempotency_key, body)
+        def body() -> _Outcome:
+            if not isinstance(close_active_objectives, bool):
+                raise ValidationError(
+                    "closeActiveObjectives must be a boolean", field="closeActiveObjectives"
+                )
+            cycle = self.get_cycle(cycle_id)
+            cycle.check_open()
+            index = self._cycle_index(cycle.id)
+            active: dict[UUID, Objective] = {}
+            for oid in index.with_state(ObjectiveState.ACTIVE.value):
+                try:
+                    objective = self._load(Objective, oid, ObjectiveNotFoundError, "objective")
+                except NotFoundError:  # pragma: no cover - the index only lists this org's
+                    continue
+                if objective.state == ObjectiveState.ACTIVE.value:
+                    active[oid] = objective
+                else:  # pragma: no cover - the index is saved with every state change
+                    index.record(objective.id, objective.team_id, objective.state)
+            if active and not close_active_objectives:
+                listed = "; ".join(f'"{o.title}" ({o.id})' for o in active.values())
+                raise CycleHasActiveObjectivesError(
+                    f"cycle {cycle.name} has {plural(len(active), 'active objective')}: {listed};"
+                    " close them first, or pass closeActiveObjectives: true to close and score"
+                    " them with the cycle",
+                    field="cycleId",
+                )
+            order: list[Objective] = []
+            visited: set[UUID] = set()
+
+            def visit(objective: Objective) -> None:  # children first
+                visited.add(objective.id)
+                children = self._children_index(objective.id)
+                for child_key in sorted(children.children) if children is not None else []:
+                    child = active.get(UUID(child_key))
+                    if child is not None and child.id not in visited:
+                        visit(child)
+                order.append(objective)
+
+            for objective in active.values():
+                if objective.id not in visited:
+                    visit(objective)
+            for objective in order:
+                objective.close("", self._child_scores(objective, active))
+                index.record(objective.id, objective.team_id, objective.state)
+            cycle.close()
+            to_save: list[OkrAggregate] = [*order]
+            if index.pending_events:
+                to_save.append(index)
+            to_save.append(cycle)
+            return _Outcome(to_save, cycle.id, extra={"closedObjectives": ",".join(str(o.id) for o in order)})
+
+        return self._run("close_cycle", args, idempotency_key, body)
 
     # ------------------------------------------------------------------ teams
     def create_team(
@@ -507,7 +799,7 @@ class OkrApplication(Application[UUID]):
                 driver=driver,
                 weight=weight,
             )
-            return _Outcome([objective], objective.id)
+            return _Outcome([objective, *self._index_objectives([objective])], objective.id)
 
         return self._run("draft_objective", args, idempotency_key, body, roles=("admin", "lead"))
 
@@ -517,14 +809,24 @@ class OkrApplication(Application[UUID]):
         objective_id: UUID | str,
         args: Mapping[str, Any],
         idempotency_key: str | None,
-        change: Callable[[Objective], list[str] | None],
+        change: Callable[[Objective], list[str] | list[OkrAggregate] | None],
         roles: tuple[str, ...] = ("admin", "lead"),
+        frozen_ok: bool = False,
     ) -> CommandResult:
+        """`change` returns warnings (str) and/or further aggregates to save; the cycle's index
+        follows the objective's team and state in the same write. Unless `frozen_ok`, an
+        objective of a closed cycle is refused (CYCLE_CLOSED)."""
+
         def body() -> _Outcome:
             objective = self.get_objective(objective_id)
             self._authorize_objective(objective)
-            warnings = change(objective) or []
-            return _Outcome([objective], objective.id, warnings=warnings)
+            if not frozen_ok:
+                self._check_not_frozen(objective, "objectiveId")
+            returned = change(objective) or []
+            warnings = [w for w in returned if isinstance(w, str)]
+            extra = [a for a in returned if isinstance(a, OkrAggregate)]
+            to_save: list[OkrAggregate] = [objective, *extra, *self._index_objectives([objective])]
+            return _Outcome(to_save, objective.id, warnings=warnings)
 
         return self._run(command, {"objective_id": objective_id, **args}, idempotency_key, body, roles=roles)
 
@@ -549,15 +851,48 @@ class OkrApplication(Application[UUID]):
             "weight": weight,
         }
 
-        def change(objective: Objective) -> None:
-            team = None if team_id is None else self.get_team(team_id).id
-            if team is not None and team != objective.team_id:
-                self._authorize_team(team)
+        def change(objective: Objective) -> list[str]:
+            team = None if team_id is None else self.get_team(team_id)
+            warnings: list[str] = []
+            strict, _ = self.org_settings()
+            if team is not None and team.id != objective.team_id:
+                self._authorize_team(team.id)
+                if objective.state == ObjectiveState.ACTIVE.value:
+                    index = self._cycle_index(objective.cycle_id)
+                    warnings, violations = self._team_policy(team, index.active_count(team.id) + 1, strict)
+                    if violations:
+                        raise PolicyViolation("; ".join(violations), field="teamId")
             objective.revise(
-                title=title, description=description, owner=owner, team_id=team, driver=driver, weight=weight
+                title=title,
+                description=description,
+                owner=owner,
+                team_id=None if team is None else team.id,
+                driver=driver,
+                weight=weight,
+                strict_policies=strict,
             )
+            return warnings
 
         return self._objective_command("revise_objective", objective_id, args, idempotency_key, change)
+
+    @staticmethod
+    def _team_policy(team: Team, active_after: int, strict: bool) -> tuple[list[str], list[str]]:
+        """(warnings, violations) of a team's active-objective count in a cycle (3-5). Strict
+        orgs refuse a 6th; fewer than 3 stays a warning (it is reached one activation at a
+        time)."""
+        if MIN_OBJECTIVES <= active_after <= MAX_OBJECTIVES:
+            return [], []
+        counted = plural(active_after, "active objective")
+        warning = (
+            f"OBJECTIVE_COUNT: team {team.name} has {counted} in this cycle;"
+            f" {MIN_OBJECTIVES}-{MAX_OBJECTIVES} keep a team focused"
+        )
+        if strict and active_after > MAX_OBJECTIVES:
+            return [warning], [
+                f"OBJECTIVE_COUNT: team {team.name} would have {counted} in this cycle;"
+                f" the org's strict policies allow at most {MAX_OBJECTIVES}"
+            ]
+        return [warning], []
 
     def align_objective(
         self,
@@ -570,25 +905,72 @@ class OkrApplication(Application[UUID]):
         """Aligns under an objective or a key result of the same org; None for both unaligns."""
         args = {"parent_objective_id": parent_objective_id, "parent_key_result_id": parent_key_result_id}
 
-        def change(objective: Objective) -> None:
+        def change(objective: Objective) -> list[OkrAggregate]:
             if parent_objective_id is not None and parent_key_result_id is not None:
                 raise ValidationError(
                     "align to an objective or to a key result, not both", field="parentKeyResultId"
                 )
             parent: Objective | None = None
             kr_id: UUID | None = None
+            field_name = "parentObjectiveId"
             if parent_key_result_id is not None:
-                parent = self.objective_of_key_result(parent_key_result_id)
-                kr_id = parse_id(parent_key_result_id, KeyResultNotFoundError, "parentKeyResultId")
+                field_name = "parentKeyResultId"
+                parent = self.objective_of_key_result(parent_key_result_id, field_name)
+                kr_id = parse_id(parent_key_result_id, KeyResultNotFoundError, field_name)
             elif parent_objective_id is not None:
-                parent = self.get_objective(parent_objective_id)
+                pid = parse_id(parent_objective_id, ObjectiveNotFoundError, field_name)
+                try:
+                    parent = self._load(Objective, pid, ObjectiveNotFoundError, "objective")
+                except NotFoundError:
+                    raise ObjectiveNotFoundError(f"objective {pid} not found", field=field_name) from None
             if parent is not None:
                 if parent.state == ObjectiveState.ABANDONED.value:
-                    raise RuleViolation("cannot align to an abandoned objective", field="parentId")
+                    raise RuleViolation("cannot align to an abandoned objective", field=field_name)
+                if parent.cycle_id != objective.cycle_id:
+                    raise AlignmentAcrossCyclesError(
+                        "the parent belongs to another cycle: an objective aligns only under an"
+                        " objective or key result of its own cycle",
+                        field=field_name,
+                    )
                 self._check_no_cycle(objective.id, parent)
+            old_parent = self._parent_id(objective)
             objective.align(None if kr_id is not None or parent is None else parent.id, kr_id)
+            changed: list[OkrAggregate] = []
+            old_index: ChildrenIndex | None = None
+            if old_parent is not None:
+                old_index = self._children_index(old_parent)
+                if old_index is not None:
+                    old_index.remove(objective.id)
+                    changed.append(old_index)
+            if parent is not None:
+                new_index = (
+                    old_index
+                    if old_parent == parent.id and old_index is not None
+                    else self._children_index(parent.id) or ChildrenIndex(parent_objective_id=parent.id)
+                )
+                new_index.add(objective.id, kr_id)
+                if new_index not in changed:
+                    changed.append(new_index)
+            return [i for i in changed if i.pending_events]
 
         return self._objective_command("align_objective", objective_id, args, idempotency_key, change)
+
+    def _parent_id(self, objective: Objective) -> UUID | None:
+        """The objective its current parent is (the owner of the parent key result)."""
+        if objective.parent_objective_id is not None:
+            return objective.parent_objective_id
+        if objective.parent_key_result_id is not None:
+            org_id = current_context().org_id
+            cached = self._kr_objectives.get((org_id, objective.parent_key_result_id))
+            if cached is not None:
+                return cached
+            try:
+                index: object = self.repository.get(KeyResultIndex.id_for(objective.parent_key_result_id))
+            except AggregateNotFoundError:  # pragma: no cover - saved with the key result
+                return None
+            if isinstance(index, KeyResultIndex) and index.org_id == org_id:
+                return index.objective_id
+        return None
 
     def _check_no_cycle(self, child_id: UUID, parent: Objective) -> None:
         seen: set[UUID] = set()
@@ -617,21 +999,63 @@ class OkrApplication(Application[UUID]):
     def activate_objective(
         self, objective_id: UUID | str, *, idempotency_key: str | None = None
     ) -> CommandResult:
+        """DRAFT -> ACTIVE. Warnings: the key-result count (2-4) and the team's active
+        objectives in the cycle (3-5); strict orgs refuse a key-result count out of range and a
+        team's 6th active objective (POLICY_VIOLATION)."""
+
         def change(objective: Objective) -> list[str]:
             self.get_cycle(objective.cycle_id).check_open()
             strict, _ = self.org_settings()
-            return objective.activate(strict_policies=strict)
+            team_warnings: list[str] = []
+            team_violations: list[str] = []
+            if objective.team_id is not None and objective.state == ObjectiveState.DRAFT.value:
+                team = self._load(Team, objective.team_id, TeamNotFoundError, "team")
+                index = self._cycle_index(objective.cycle_id)
+                others = index.active_count(team.id) - (
+                    1 if index.entry(objective.id) == (str(team.id), ObjectiveState.ACTIVE.value) else 0
+                )
+                team_warnings, team_violations = self._team_policy(team, others + 1, strict)
+            return objective.activate(
+                strict_policies=strict, team_warnings=team_warnings, team_violations=team_violations
+            )
 
         return self._objective_command("activate_objective", objective_id, {}, idempotency_key, change)
 
     def close_objective(
         self, objective_id: UUID | str, *, learnings: str = "", idempotency_key: str | None = None
     ) -> CommandResult:
+        """Scores unscored key results with their defaults and closes with the score per driver
+        (aligned children's scores for ALIGNED_OBJECTIVES and BOTH)."""
+
         def change(objective: Objective) -> None:
-            objective.close(learnings)
+            objective.check_active()
+            objective.close(learnings, self._child_scores(objective))
 
         return self._objective_command(
-            "close_objective", objective_id, {"learnings": learnings}, idempotency_key, change
+            "close_objective",
+            objective_id,
+            {"learnings": learnings},
+            idempotency_key,
+            change,
+            frozen_ok=True,
+        )
+
+    def score_objective(
+        self,
+        objective_id: UUID | str,
+        *,
+        score: float,
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Overrides a CLOSED objective's score (0.0-1.0); a reason is required when it differs
+        from the computed score. Refused once the cycle is closed (its scores are final)."""
+
+        def change(objective: Objective) -> None:
+            objective.score_objective(score, reason, self._child_scores(objective))
+
+        return self._objective_command(
+            "score_objective", objective_id, {"score": score, "reason": reason}, idempotency_key, change
         )
 
     def abandon_objective(
@@ -641,7 +1065,7 @@ class OkrApplication(Application[UUID]):
             objective.abandon(reason)
 
         return self._objective_command(
-            "abandon_objective", objective_id, {"reason": reason}, idempotency_key, change
+            "abandon_objective", objective_id, {"reason": reason}, idempotency_key, change, frozen_ok=True
         )
 
     def carry_over_objective(
@@ -696,6 +1120,7 @@ class OkrApplication(Application[UUID]):
                 new_id = copy.add_key_result(spec, current=kr.current)
                 indexes.append(KeyResultIndex(key_result_id=new_id, objective_id=copy.id))
             source.mark_carried_over(copy.id, target_cycle.id)
+            indexes.extend(self._index_objectives([copy]))
             return _Outcome([source, copy, *indexes], copy.id, extra={"sourceObjectiveId": str(source.id)})
 
         return self._run("carry_over_objective", args, idempotency_key, body, roles=("admin", "lead"))
@@ -731,7 +1156,9 @@ class OkrApplication(Application[UUID]):
         def body() -> _Outcome:
             objective = self.get_objective(objective_id)
             self._authorize_objective(objective)
-            cadence = cadence_days if cadence_days is not None else self.org_settings()[1]
+            self._check_not_frozen(objective, "objectiveId")
+            strict, org_cadence = self.org_settings()
+            cadence = cadence_days if cadence_days is not None else org_cadence
             spec = KeyResultSpec.build(
                 title=title,
                 kind=kind,
@@ -743,9 +1170,14 @@ class OkrApplication(Application[UUID]):
                 cadence_days=cadence,
                 direction=direction,
             )
-            kr_id = objective.add_key_result(spec)
+            kr_id = objective.add_key_result(spec, strict_policies=strict)
             index = KeyResultIndex(key_result_id=kr_id, objective_id=objective.id)
-            return _Outcome([objective, index], kr_id, extra={"objectiveId": str(objective.id)})
+            return _Outcome(
+                [objective, index],
+                kr_id,
+                warnings=objective.active_policy_warnings(),
+                extra={"objectiveId": str(objective.id)},
+            )
 
         return self._run(
             "add_key_result",
@@ -761,17 +1193,23 @@ class OkrApplication(Application[UUID]):
         key_result_id: UUID | str,
         args: Mapping[str, Any],
         idempotency_key: str | None,
-        change: Callable[[Objective, UUID], None],
+        change: Callable[[Objective, UUID], list[str] | None],
         roles: tuple[str, ...] = ("admin", "lead"),
         owner_check: bool = True,
     ) -> CommandResult:
+        """Key-result commands: found by the KR's own id; objectives of a closed cycle are
+        frozen (CYCLE_CLOSED); `owner_check=False` (check-ins) authorises by team instead."""
+
         def body() -> _Outcome:
             objective = self.objective_of_key_result(key_result_id)
             if owner_check:
                 self._authorize_objective(objective)
+            else:
+                self._authorize_check_in(objective)
             kr_id = parse_id(key_result_id, KeyResultNotFoundError, "keyResultId")
-            change(objective, kr_id)
-            return _Outcome([objective], kr_id, extra={"objectiveId": str(objective.id)})
+            self._check_not_frozen(objective, "keyResultId")
+            warnings = change(objective, kr_id) or []
+            return _Outcome([objective], kr_id, warnings=warnings, extra={"objectiveId": str(objective.id)})
 
         return self._run(
             command, {"key_result_id": key_result_id, **args}, idempotency_key, body, roles=roles
@@ -812,8 +1250,10 @@ class OkrApplication(Application[UUID]):
     def remove_key_result(
         self, key_result_id: UUID | str, *, idempotency_key: str | None = None
     ) -> CommandResult:
-        def change(objective: Objective, kr_id: UUID) -> None:
-            objective.remove_key_result(kr_id)
+        def change(objective: Objective, kr_id: UUID) -> list[str]:
+            strict, _ = self.org_settings()
+            objective.remove_key_result(kr_id, strict_policies=strict)
+            return objective.active_policy_warnings()
 
         return self._kr_command("remove_key_result", key_result_id, {}, idempotency_key, change)
 
@@ -830,6 +1270,7 @@ class OkrApplication(Application[UUID]):
         args = {"value": value, "confidence": confidence, "note": note}
 
         def change(objective: Objective, kr_id: UUID) -> None:
+            self._check_cycle_accepts_check_ins(objective)
             objective.check_in(kr_id, value, confidence, note)
 
         return self._kr_command(
@@ -851,7 +1292,8 @@ class OkrApplication(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> CommandResult:
         def change(objective: Objective, kr_id: UUID) -> None:
-            objective.score_key_result(kr_id, score, reason)
+            children = self._child_scores(objective) if objective.state == ObjectiveState.CLOSED.value else []
+            objective.score_key_result(kr_id, score, reason, children)
 
         return self._kr_command(
             "score_key_result", key_result_id, {"score": score, "reason": reason}, idempotency_key, change
@@ -860,6 +1302,7 @@ class OkrApplication(Application[UUID]):
     # ------------------------------------------------------------------ tasks
     def _link_target(self, key_result_id: UUID | str) -> tuple[Objective, UUID]:
         objective = self.objective_of_key_result(key_result_id)
+        self._check_not_frozen(objective, "keyResultId")
         if objective.is_finished:
             raise RuleViolation(
                 f"the key result's objective is {objective.state}; link to an open one",
@@ -940,6 +1383,8 @@ class OkrApplication(Application[UUID]):
                     objective = objectives.get(index.objective_id) or self.get_objective(index.objective_id)
                     if str(kr_id) not in objective.key_results:
                         continue  # the KR was removed since; nothing to tally
+                    if objective.is_finished or self._is_frozen(objective):
+                        continue  # a finished or frozen objective's key results are final
                 except (AggregateNotFoundError, NotFoundError):
                     continue
                 linked = kr_id == task.key_result_id and task.counts_for_progress
@@ -1032,7 +1477,15 @@ class OkrApplication(Application[UUID]):
                 raise InvalidValueError(
                     "an unlinked task has no key result to report a value for", field="value"
                 )
-            objective = self.objective_of_key_result(task.key_result_id)
+            try:
+                objective = self.objective_of_key_result(task.key_result_id)
+            except KeyResultNotFoundError:
+                raise KeyResultNotFoundError(
+                    f"the task's key result {task.key_result_id} was removed: complete it without a value",
+                    field="value",
+                ) from None
+            self._authorize_check_in(objective)
+            self._check_cycle_accepts_check_ins(objective)
             task.complete(reported)
             objective.check_in(
                 task.key_result_id,

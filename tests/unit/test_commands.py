@@ -41,6 +41,7 @@ def count(app: OkrApplication) -> int:
 def world(memory_app: OkrApplication, ctx: RequestContext) -> World:
     app = memory_app
     cycle = app.schedule_cycle(name="2026-Q1", start=Q1[0], end=Q1[1]).id
+    app.start_cycle(cycle)
     objective = app.draft_objective(cycle_id=cycle, title="Grow the pipeline").id
     krs = [
         app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id,
@@ -68,7 +69,6 @@ def test_cycle_must_start_before_end(memory_app: OkrApplication, ctx: RequestCon
 def test_cycle_lifecycle_and_closed_cycle_refuses_drafts(world: World) -> None:
     """PLANNED -> ACTIVE -> CLOSED; no objective is drafted into a closed cycle."""
     app = world.app
-    app.start_cycle(world.cycle)
     assert code_of(app.start_cycle, world.cycle) == "INVALID_TRANSITION"
     app.close_cycle(world.cycle)
     assert app.get_cycle(world.cycle).state == "CLOSED"
@@ -439,6 +439,7 @@ def test_roles(world: World, org: str) -> None:
     app = world.app
     team = app.create_team(name="Growth").id
     app.add_team_member(team, user_id="lena", role="LEAD")
+    app.add_team_member(team, user_id="max", role="MEMBER")
     owned = app.draft_objective(cycle_id=world.cycle, title="Team goal", team_id=team).id
     kr = app.add_key_result(owned, title="k", kind="NUMERIC", start=0, target=10).id
     app.add_key_result(owned, title="k2", kind="BOOLEAN")

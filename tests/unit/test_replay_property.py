@@ -6,12 +6,14 @@ import uuid
 from datetime import date
 from typing import Any
 
+from eventsourcing.application import AggregateNotFoundError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.domain.errors import DomainError
+from okr.domain.internal import ChildrenIndex, CycleIndex
 from okr.domain.objective import KeyResult
 
 OPS = st.sampled_from(
@@ -35,6 +37,8 @@ OPS = st.sampled_from(
         "carry",
         "revise",
         "start_task",
+        "score_objective",
+        "close_cycle",
     ]
 )
 VALUES = st.one_of(
@@ -66,6 +70,7 @@ def _run(app: OkrApplication, steps: list[tuple[str, int, int, float, float]]) -
         app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id,
         app.schedule_cycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30)).id,
     ]
+    app.start_cycle(cycles[0])  # check-ins go into ACTIVE cycles only
     ids.update(cycles)
     objectives = [app.draft_objective(cycle_id=cycles[0], title=f"Seed {n}").id for n in range(2)]
     krs = [
@@ -146,10 +151,21 @@ def _run(app: OkrApplication, steps: list[tuple[str, int, int, float, float]]) -
                 krs.extend(kr.id for kr in app.get_objective(res.id).key_results.values())
             elif op == "revise" and o:
                 app.revise_objective(o, title=f"Revised {value}")
+            elif op == "score_objective" and o:
+                app.score_objective(o, score=fraction, reason="judgement" if i % 2 else "")
+            elif op == "close_cycle" and i % 7 == 0:
+                app.close_cycle(cycles[j % 2], close_active_objectives=bool(i % 2))
         except DomainError:
             pass
     ids.update(objectives)
     ids.update(tasks)
+    # the write side's indexes are aggregates too (snapshotted like the others)
+    for candidate in [*(CycleIndex.id_for(c) for c in cycles), *(ChildrenIndex.id_for(o) for o in objectives)]:
+        try:
+            app.repository.get(candidate)
+        except AggregateNotFoundError:
+            continue
+        ids.add(candidate)
     return ids
 
 

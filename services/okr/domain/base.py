@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import unicodedata
 from dataclasses import field
 from datetime import datetime
 from typing import Any
@@ -90,6 +91,47 @@ def _copy_value(value: Any) -> Any:
 # --- input checks shared by the aggregates -------------------------------------------------
 
 
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """ "1 key result", "2 key results" (messages a person reads)."""
+    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
+
+
+# Bidirectional embedding, override and isolate controls: they reorder how text is displayed
+# (an audit line can be made to read differently from what it stores).
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Visible as nothing, though not format characters (Cf) or whitespace.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u180e")
+
+
+def _invisible(ch: str) -> bool:
+    return ch.isspace() or ch in _BLANK_LOOKING or unicodedata.category(ch) in ("Cf", "Cc", "Zs")
+
+
+def check_display_text(value: str, field_name: str) -> str:
+    """Text shown to people as a name (titles, team names, owners, user ids, actors):
+
+    - no bidirectional embedding/override/isolate characters (U+202A-U+202E, U+2066-U+2069)
+      anywhere, so what is displayed is what is stored;
+    - at least one visible character: a value made only of zero-width or other invisible
+      characters (U+200B, U+200C, U+200D, U+2060, U+FEFF, ...) is refused.
+
+    Ordinary emoji, ZWJ emoji sequences (e.g. a woman technologist) and accents are kept.
+    Raises ValidationError naming `field_name`; returns the value unchanged.
+    """
+    bidi = sorted({f"U+{ord(ch):04X}" for ch in value if ch in BIDI_CONTROLS})
+    if bidi:
+        raise ValidationError(
+            f"{field_name} must not contain bidirectional control characters ({', '.join(bidi)})",
+            field=field_name,
+        )
+    if value and all(_invisible(ch) for ch in value):
+        raise ValidationError(
+            f"{field_name} must contain visible characters (got only invisible ones)",
+            field=field_name,
+        )
+    return value
+
+
 def check_title(value: object, field_name: str = "title") -> str:
     if not isinstance(value, str):
         raise ValidationError(f"{field_name} must be a string", field=field_name)
@@ -98,7 +140,7 @@ def check_title(value: object, field_name: str = "title") -> str:
         raise ValidationError(
             f"{field_name} must be 1-{MAX_TITLE} characters (got {len(title)})", field=field_name
         )
-    return check_storable(title, field_name)
+    return check_display_text(check_storable(title, field_name), field_name)
 
 
 def check_text(value: object, field_name: str, max_len: int = MAX_TEXT) -> str:
@@ -129,7 +171,7 @@ def check_storable(value: str, field_name: str) -> str:
 
 
 def check_number(value: object, field_name: str) -> float:
-    """Finite and within +-1e15; bools and strings are refused."""
+    """Finite and within +-1e15; bools and strings are refused; -0.0 becomes 0.0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidValueError(f"{field_name} must be a number", field=field_name)
     try:
@@ -142,7 +184,7 @@ def check_number(value: object, field_name: str) -> float:
         raise InvalidValueError(
             f"{field_name} must be within +-{MAX_ABS_NUMBER:.0e} (got {number!r})", field=field_name
         )
-    return number
+    return 0.0 if number == 0 else number
 
 
 def check_fraction(value: object, field_name: str) -> float:

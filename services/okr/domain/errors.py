@@ -65,6 +65,18 @@ class CycleClosedError(RuleViolation):
     code = "CYCLE_CLOSED"
 
 
+class CycleNotActiveError(RuleViolation):
+    """Check-ins go into ACTIVE cycles only (a PLANNED cycle has not started)."""
+
+    code = "CYCLE_NOT_ACTIVE"
+
+
+class CycleHasActiveObjectivesError(RuleViolation):
+    """closeCycle while objectives are ACTIVE, without closeActiveObjectives."""
+
+    code = "CYCLE_HAS_ACTIVE_OBJECTIVES"
+
+
 class InvalidCycleDatesError(ValidationError):
     code = "INVALID_CYCLE_DATES"
 
@@ -85,6 +97,12 @@ class ObjectiveFinishedError(RuleViolation):
 
 class AlignmentCycleError(RuleViolation):
     code = "ALIGNMENT_CYCLE"
+
+
+class AlignmentAcrossCyclesError(RuleViolation):
+    """A child objective aligns only under a parent of the same cycle."""
+
+    code = "ALIGNMENT_ACROSS_CYCLES"
 
 
 class PolicyViolation(RuleViolation):

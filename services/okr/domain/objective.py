@@ -26,6 +26,7 @@ from okr.domain.base import (
     check_text,
     check_title,
     check_weight,
+    plural,
 )
 from okr.domain.errors import (
     InvalidValueError,
@@ -112,13 +113,27 @@ class KeyResult:
     def progress(self) -> float:
         if self.source == ProgressSource.TASKS.value:
             return f.task_progress(*self.task_weights)
-        return f.progress(self.kind_enum, self.start, self.target, self.current, self.direction_enum)
+        return f.progress(
+            self.kind_enum,
+            self.start,
+            self.target,
+            self.current,
+            self.direction_enum,
+            measured=self.check_in_count > 0,
+        )
 
     @property
     def attainment(self) -> float:
         if self.source == ProgressSource.TASKS.value:
             return f.task_progress(*self.task_weights)
-        return f.attainment(self.kind_enum, self.start, self.target, self.current, self.direction_enum)
+        return f.attainment(
+            self.kind_enum,
+            self.start,
+            self.target,
+            self.current,
+            self.direction_enum,
+            measured=self.check_in_count > 0,
+        )
 
     @property
     def default_score(self) -> float:
@@ -276,6 +291,7 @@ class Objective(OkrAggregate):
         self.closed_at: datetime | None = None
         self.learnings = ""
         self.closing_score: float | None = None
+        self.score_overridden = False
         self.abandon_reason = ""
 
     # ---------------------------------------------------------------- guards
@@ -291,13 +307,11 @@ class Objective(OkrAggregate):
         if self.state != ObjectiveState.ACTIVE.value:
             raise ObjectiveNotActiveError(f"objective is {self.state}, not ACTIVE")
 
-    def key_result(self, key_result_id: UUID) -> KeyResult:
+    def key_result(self, key_result_id: UUID, field_name: str = "keyResultId") -> KeyResult:
         try:
             return self.key_results[str(key_result_id)]
         except KeyError:
-            raise KeyResultNotFoundError(
-                f"key result {key_result_id} not found", field="keyResultId"
-            ) from None
+            raise KeyResultNotFoundError(f"key result {key_result_id} not found", field=field_name) from None
 
     # ---------------------------------------------------------------- derived figures
     @property
@@ -317,11 +331,31 @@ class Objective(OkrAggregate):
 
     @property
     def score(self) -> float | None:
+        """Weighted mean of the key results' scores (defaults for unscored ones)."""
         scored = [
             (kr.score if kr.score is not None else kr.default_score, kr.weight)
             for kr in self.key_results.values()
         ]
         return f.weighted_mean(scored)
+
+    @property
+    def counts_key_results(self) -> bool:
+        return self.driver != ProgressDriver.ALIGNED_OBJECTIVES.value
+
+    def computed_score(self, child_scores: list[tuple[float, float]]) -> float | None:
+        """The score per driver, from the key results' scores and the counted children's
+        (score, weight) pairs (`formulas.objective_score`)."""
+        scored = [
+            (kr.score if kr.score is not None else kr.default_score, kr.weight)
+            for kr in self.key_results.values()
+        ]
+        return f.objective_score(scored, child_scores, self.driver)
+
+    def rollup_progress(self, child_progress: list[tuple[float, float]]) -> float:
+        """Progress per driver, with the counted children's (progress, weight) pairs."""
+        return f.objective_progress(
+            [(kr.progress, kr.weight) for kr in self.key_results.values()], child_progress, self.driver
+        )
 
     # ---------------------------------------------------------------- revise / align
     def revise(
@@ -333,6 +367,7 @@ class Objective(OkrAggregate):
         team_id: UUID | None = None,
         driver: str | None = None,
         weight: float | None = None,
+        strict_policies: bool = False,
     ) -> None:
         self.check_open()
         changes: dict[str, Any] = {}
@@ -351,6 +386,19 @@ class Objective(OkrAggregate):
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if not changes:
             raise ValidationError("nothing to change")
+        if (
+            strict_policies
+            and self.state == ObjectiveState.ACTIVE.value
+            and "driver" in changes
+            and changes["driver"] != ProgressDriver.ALIGNED_OBJECTIVES.value
+            and not MIN_KEY_RESULTS <= len(self.key_results) <= MAX_KEY_RESULTS
+        ):
+            raise PolicyViolation(
+                f"KEY_RESULT_COUNT: driven by key results, this active objective would count"
+                f" {plural(len(self.key_results), 'key result')}; the org's strict policies"
+                f" require {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}",
+                field="driver",
+            )
         self._revised(changes=changes)
 
     @event("Revised")
@@ -374,13 +422,25 @@ class Objective(OkrAggregate):
         self.parent_key_result_id = parent_key_result_id
 
     # ---------------------------------------------------------------- lifecycle
-    def activate(self, *, strict_policies: bool) -> list[str]:
-        """DRAFT -> ACTIVE. Returns policy warnings (or raises them when the org is strict)."""
+    def activate(
+        self,
+        *,
+        strict_policies: bool,
+        team_warnings: list[str] | None = None,
+        team_violations: list[str] | None = None,
+    ) -> list[str]:
+        """DRAFT -> ACTIVE. Returns every policy warning (its key-result count and, from the
+        application, its team's active-objective count), or raises the breaches when the org is
+        strict (`team_violations`: what the team count breaks under strict policies)."""
         if self.state != ObjectiveState.DRAFT.value:
             raise ObjectiveNotDraftError(f"objective is {self.state}, only DRAFT activates")
-        warnings = self.policy_warnings()
-        if warnings and strict_policies:
-            raise PolicyViolation("; ".join(warnings), field="keyResults")
+        kr_warnings = self.policy_warnings()
+        warnings = [*kr_warnings, *(team_warnings or [])]
+        violations = [*(kr_warnings if strict_policies else []), *(team_violations or [])]
+        if violations:
+            raise PolicyViolation(
+                "; ".join(violations), field="keyResults" if kr_warnings and strict_policies else "teamId"
+            )
         if not self.key_results and self.driver == ProgressDriver.KEY_RESULTS.value:
             raise RuleViolation("an objective driven by key results needs at least one", field="keyResults")
         self._activated(policy_warnings=warnings)
@@ -388,14 +448,25 @@ class Objective(OkrAggregate):
 
     def policy_warnings(self) -> list[str]:
         n = len(self.key_results)
-        if self.driver != ProgressDriver.ALIGNED_OBJECTIVES.value and not (
-            MIN_KEY_RESULTS <= n <= MAX_KEY_RESULTS
-        ):
+        if self.counts_key_results and not MIN_KEY_RESULTS <= n <= MAX_KEY_RESULTS:
             return [
-                f"KEY_RESULT_COUNT: {n} key results; {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}"
+                f"KEY_RESULT_COUNT: {plural(n, 'key result')}; {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}"
                 " keep an objective focused"
             ]
         return []
+
+    def _check_key_result_count(self, after: int, strict_policies: bool) -> None:
+        """After activation, strict orgs keep 2-4 key results: adding a 5th or removing down
+        to 1 is refused (a change that moves towards the range is allowed)."""
+        if not strict_policies or self.state != ObjectiveState.ACTIVE.value or not self.counts_key_results:
+            return
+        before = len(self.key_results)
+        if (after > MAX_KEY_RESULTS and after > before) or (after < MIN_KEY_RESULTS and after < before):
+            raise PolicyViolation(
+                f"KEY_RESULT_COUNT: this active objective would have {plural(after, 'key result')};"
+                f" the org's strict policies require {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}",
+                field="keyResults",
+            )
 
     @event("Activated")
     def _activated(self, policy_warnings: list[str]) -> None:
@@ -404,8 +475,10 @@ class Objective(OkrAggregate):
         for kr in self.key_results.values():
             kr.added_at = self.modified_on
 
-    def close(self, learnings: str = "") -> None:
-        """Scores every key result not scored yet with its default, then closes."""
+    def close(self, learnings: str = "", child_scores: list[tuple[float, float]] | None = None) -> None:
+        """Scores every key result not scored yet with its default, then closes with the score
+        per driver (`child_scores`: the counted aligned children's (score, weight) pairs,
+        loaded by the application)."""
         self.check_active()
         text = check_text(learnings, "learnings", MAX_LEARNINGS)
         for kr in list(self.key_results.values()):
@@ -416,7 +489,7 @@ class Objective(OkrAggregate):
                     default_score=kr.default_score,
                     reason="",
                 )
-        score = self.score
+        score = self.computed_score(child_scores or [])
         self._closed(
             learnings=text,
             score=score,
@@ -429,6 +502,31 @@ class Objective(OkrAggregate):
         self.learnings = learnings
         self.closing_score = score
         self.closed_at = self.modified_on
+
+    def score_objective(
+        self, score: object, reason: object = "", child_scores: list[tuple[float, float]] | None = None
+    ) -> None:
+        """Overrides a CLOSED objective's score (0.0-1.0); a reason is required when it differs
+        from the computed score (per driver, from today's key-result and children's scores).
+        Scoring the computed value again clears an earlier override."""
+        if self.state != ObjectiveState.CLOSED.value:
+            raise ObjectiveNotActiveError(
+                f"objective is {self.state}; only CLOSED objectives are scored", field="objectiveId"
+            )
+        value = check_fraction(score, "score")
+        why = check_text(reason, "reason", MAX_NOTE).strip()
+        default = self.computed_score(child_scores or [])
+        if (default is None or abs(value - default) > 1e-9) and not why:
+            shown = "nothing to compute from" if default is None else f"the computed {default:.4g}"
+            raise ScoreReasonRequiredError(
+                f"score {value} differs from {shown}: give a reason", field="reason"
+            )
+        self._objective_scored(score=value, default_score=default, reason=why)
+
+    @event("ObjectiveScored")
+    def _objective_scored(self, score: float, default_score: float | None, reason: str) -> None:
+        self.closing_score = score
+        self.score_overridden = default_score is None or abs(score - default_score) > 1e-9
 
     def abandon(self, reason: str = "") -> None:
         self.check_open()
@@ -459,10 +557,13 @@ class Objective(OkrAggregate):
         return [kr for kr in self.key_results.values() if kr.progress < 1.0]
 
     # ---------------------------------------------------------------- key results
-    def add_key_result(self, spec: KeyResultSpec, current: float | None = None) -> UUID:
+    def add_key_result(
+        self, spec: KeyResultSpec, current: float | None = None, *, strict_policies: bool = False
+    ) -> UUID:
         self.check_open()
         if len(self.key_results) >= 50:
             raise RuleViolation("an objective holds at most 50 key results", field="keyResults")
+        self._check_key_result_count(len(self.key_results) + 1, strict_policies)
         kr_id = uuid4()
         self._key_result_added(
             key_result_id=kr_id,
@@ -554,10 +655,16 @@ class Objective(OkrAggregate):
         for key, value in changes.items():
             setattr(kr, key, value)
 
-    def remove_key_result(self, key_result_id: UUID) -> None:
+    def remove_key_result(self, key_result_id: UUID, *, strict_policies: bool = False) -> None:
         self.check_open()
         self.key_result(key_result_id)
+        self._check_key_result_count(len(self.key_results) - 1, strict_policies)
         self._key_result_removed(key_result_id=key_result_id)
+
+    def active_policy_warnings(self) -> list[str]:
+        """The key-result-count warning of an ACTIVE objective (after a key result was added or
+        removed by an org without strict policies)."""
+        return self.policy_warnings() if self.state == ObjectiveState.ACTIVE.value else []
 
     @event("KeyResultRemoved")
     def _key_result_removed(self, key_result_id: UUID) -> None:
@@ -603,7 +710,16 @@ class Objective(OkrAggregate):
         kr.last_check_in_at = self.modified_on
         kr.check_in_count += 1
 
-    def score_key_result(self, key_result_id: UUID, score: object, reason: object = "") -> None:
+    def score_key_result(
+        self,
+        key_result_id: UUID,
+        score: object,
+        reason: object = "",
+        child_scores: list[tuple[float, float]] | None = None,
+    ) -> None:
+        """Scores a key result of an ACTIVE or CLOSED objective. On a CLOSED objective whose
+        score was not overridden, the objective's score follows (an ObjectiveScored event with
+        the recomputed score, `child_scores` as for `close`)."""
         if self.state not in (ObjectiveState.ACTIVE.value, ObjectiveState.CLOSED.value):
             raise ObjectiveNotActiveError(f"objective is {self.state}; score ACTIVE or CLOSED ones")
         kr = self.key_result(key_result_id)
@@ -615,6 +731,10 @@ class Objective(OkrAggregate):
                 f"score {value} differs from the computed {default}: give a reason", field="reason"
             )
         self._key_result_scored(key_result_id=key_result_id, score=value, default_score=default, reason=why)
+        if self.state == ObjectiveState.CLOSED.value and not getattr(self, "score_overridden", False):
+            recomputed = self.computed_score(child_scores or [])
+            if recomputed is not None:
+                self._objective_scored(score=recomputed, default_score=recomputed, reason="")
 
     @event("KeyResultScored")
     def _key_result_scored(
@@ -623,12 +743,17 @@ class Objective(OkrAggregate):
         kr = self.key_results[str(key_result_id)]
         kr.score = score
         kr.score_reason = reason or None
-        if self.state == ObjectiveState.CLOSED.value:
+        if self.state == ObjectiveState.CLOSED.value and not getattr(self, "score_overridden", False):
+            # events written before ObjectiveScored existed: the objective's score followed its
+            # key results here (newer writes follow with an ObjectiveScored event)
             self.closing_score = self.score
 
     # ---------------------------------------------------------------- linked tasks
     def record_task(self, key_result_id: UUID, task_id: UUID, weight: float | None, done: bool) -> None:
-        """Keeps the KR's tally of linked tasks (weight None: the task left this KR)."""
+        """Keeps the KR's tally of linked tasks (weight None: the task left this KR). A CLOSED or
+        ABANDONED objective's key results are final: their tallies no longer change."""
+        if self.is_finished:
+            return
         kr = self.key_result(key_result_id)
         current = kr.tasks.get(str(task_id))
         if weight is None and current is None:
