@@ -37,6 +37,7 @@ def build() -> Iterator[Build]:
 
 def _setup(app: OkrApplication) -> tuple[object, object]:
     cycle = app.schedule_cycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+    app.start_cycle(cycle)
     objective = app.draft_objective(cycle_id=cycle, title="Grow").id
     kr = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
     app.add_key_result(objective, title="Trials", kind="NUMERIC", start=0, target=40)
@@ -111,6 +112,7 @@ def test_idempotency_survives_restart(build: Build, store_settings: Settings, ct
     restarted = build(store_settings)
     again = restarted.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
     assert again.replayed and again.id == first.id
+    assert again.position == first.position  # the first write's position
     assert restarted.max_position() == position
     with pytest.raises(DomainError) as info:
         restarted.check_in(kr, value=99, idempotency_key="req-42")  # type: ignore[arg-type]
@@ -151,3 +153,40 @@ def test_snapshots_keep_loading_flat(build: Build, sqlite_settings: Settings, ct
     busy, fresh = best_of(objective), best_of(fresh_objective)
     assert loader.snapshots is not None
     assert busy < max(10 * fresh, 0.005), (busy, fresh)
+
+
+def test_repeated_key_returns_the_first_position(
+    build: Build, store_settings: Settings, ctx: RequestContext
+) -> None:
+    """On both stores a repeated key answers the first write's log position, not the head."""
+    app = build(store_settings)
+    _, kr = _setup(app)
+    first = app.check_in(kr, value=10, idempotency_key="ci-first")  # type: ignore[arg-type]
+    for n in range(3):
+        app.check_in(kr, value=20 + n)  # type: ignore[arg-type]
+    again = build(store_settings).check_in(kr, value=10, idempotency_key="ci-first")  # type: ignore[arg-type]
+    assert again.replayed and again.position == first.position < app.max_position()
+
+
+def test_close_cycle_with_active_objectives_is_one_write(
+    build: Build, store_settings: Settings, ctx: RequestContext
+) -> None:
+    """closeActiveObjectives: the objectives' Closed events (with scores) and the cycle's Closed
+    event are one append; a fresh application sees the frozen cycle."""
+    app = build(store_settings)
+    objective, kr = _setup(app)
+    app.check_in(kr, value=200)  # type: ignore[arg-type]
+    cycle = app.get_objective(objective).cycle_id  # type: ignore[arg-type]
+    with pytest.raises(DomainError) as refused:
+        app.close_cycle(cycle)
+    assert refused.value.code == "CYCLE_HAS_ACTIVE_OBJECTIVES"
+    before = app.max_position()
+    result = app.close_cycle(cycle, close_active_objectives=True)
+    fresh = build(store_settings)
+    closed = [e for e in fresh.events.get(objective) if isinstance(e, Objective.Closed)]  # type: ignore[arg-type]
+    assert len(closed) == 1 and closed[0].score == 0.25  # (0.5 + 0.0) / 2
+    positions = [n.id for n in fresh.recorder.select_notifications(before + 1, 100)]
+    assert positions[-1] == result.position == fresh.max_position()
+    with pytest.raises(DomainError) as frozen:
+        fresh.check_in(kr, value=1)  # type: ignore[arg-type]
+    assert frozen.value.code == "CYCLE_CLOSED"

@@ -42,7 +42,9 @@ class Plan:
     krs: list[uuid.UUID]
 
 
-def _objective(app: OkrApplication, cycle: uuid.UUID, title: str, **kwargs: object) -> tuple[uuid.UUID, list[uuid.UUID]]:
+def _objective(
+    app: OkrApplication, cycle: uuid.UUID, title: str, **kwargs: object
+) -> tuple[uuid.UUID, list[uuid.UUID]]:
     oid = app.draft_objective(cycle_id=cycle, title=title, **kwargs).id  # type: ignore[arg-type]
     krs = [
         app.add_key_result(oid, title=f"{title} KR{n}", kind="NUMERIC", start=0, target=100).id
@@ -180,7 +182,9 @@ def test_tasks_of_abandoned_objectives_record_nothing(plan: Plan) -> None:
     assert code_of(app.complete_task, app.create_task(title="x").id, value=3) == "INVALID_VALUE"
 
 
-def test_check_ins_need_an_active_cycle_and_objective(memory_app: OkrApplication, ctx: RequestContext) -> None:
+def test_check_ins_need_an_active_cycle_and_objective(
+    memory_app: OkrApplication, ctx: RequestContext
+) -> None:
     """PLANNED cycle: CYCLE_NOT_ACTIVE; closed or abandoned objective: OBJECTIVE_NOT_ACTIVE."""
     app = memory_app
     cycle = app.schedule_cycle(name="Q1", start=Q1[0], end=Q1[1]).id
@@ -208,10 +212,14 @@ def test_alignment_across_cycles_is_refused(plan: Plan) -> None:
     q2 = app.schedule_cycle(name="2026-Q2", start=Q2[0], end=Q2[1]).id
     later, _ = _objective(app, q2, "Next quarter")
     before = app.max_position()
-    assert code_of(app.align_objective, later, parent_objective_id=plan.objective) == "ALIGNMENT_ACROSS_CYCLES"
+    assert (
+        code_of(app.align_objective, later, parent_objective_id=plan.objective) == "ALIGNMENT_ACROSS_CYCLES"
+    )
     error = failure(app.align_objective, later, parent_key_result_id=plan.krs[0])
     assert (error.code, error.field) == ("ALIGNMENT_ACROSS_CYCLES", "parentKeyResultId")
-    assert code_of(app.align_objective, plan.objective, parent_objective_id=later) == "ALIGNMENT_ACROSS_CYCLES"
+    assert (
+        code_of(app.align_objective, plan.objective, parent_objective_id=later) == "ALIGNMENT_ACROSS_CYCLES"
+    )
     assert app.max_position() == before
 
 
@@ -472,7 +480,9 @@ def test_invisible_only_text_is_refused(plan: Plan, text: str) -> None:
     assert code_of(app.add_team_member, plan.team, user_id=text) == "INVALID_INPUT"
 
 
-@pytest.mark.parametrize("mark", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"])
+@pytest.mark.parametrize(
+    "mark", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+)
 def test_bidi_controls_are_refused_everywhere_in_names(plan: Plan, mark: str) -> None:
     """Bidirectional embedding/override/isolate characters are refused in names, titles, owners, user ids."""
     app = plan.app

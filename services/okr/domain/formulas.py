@@ -241,3 +241,22 @@ def grade(score: float) -> Grade:
 def task_priority(impact: Impact, kr_weight_share: float, kr_progress: float) -> float:
     """impact weight x the KR's share of its objective's weight x (1 - KR progress)."""
     return IMPACT_WEIGHT[impact] * kr_weight_share * (1.0 - clamp01(kr_progress))
+
+
+def objective_score(
+    key_result_scores: Sequence[tuple[float, float]],
+    child_scores: Sequence[tuple[float, float]],
+    driver: str,
+) -> float | None:
+    """An objective's score at close, per driver: the weighted mean of its key results' scores
+    (KEY_RESULTS), of its counted children's scores (ALIGNED_OBJECTIVES), or of both together
+    (BOTH). Pairs are (score, weight); scores are 0.0-1.0. None when the driver has nothing to
+    score (no key result / no counted child)."""
+    if driver == "KEY_RESULTS":
+        pairs = list(key_result_scores)
+    elif driver == "ALIGNED_OBJECTIVES":
+        pairs = list(child_scores)
+    else:
+        pairs = [*key_result_scores, *child_scores]
+    mean = weighted_mean(pairs)
+    return None if mean is None else clamp01(mean) + 0.0
