@@ -54,7 +54,7 @@ class CycleView:
     start: date
     end: date
     state: str  # PLANNED | ACTIVE | CLOSED
-    expected_progress: float  # at `at`
+    expected_progress: float  # at `at`; 0 while PLANNED
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,9 @@ class KeyResultView:
     score_reason: str | None
     progress: float  # clamped [0, 1]
     attainment: float  # unclamped
-    expected_progress: float  # at `at`
-    status: str  # ACCOMPLISHED | ON_TRACK | NEEDS_ATTENTION | OFF_TRACK (at `at`)
+    expected_progress: float  # at `at` (0 while the cycle is PLANNED)
+    status: str  # ACCOMPLISHED | ON_TRACK | NEEDS_ATTENTION | OFF_TRACK (at `at`); a threshold
+    # in bounds is ON_TRACK until the cycle is over, an unmeasured one is never ACCOMPLISHED
     outdated: bool  # no check-in within its cadence (at `at`), ACTIVE objectives only
     grade: str | None  # of `score`
     tasks_total: int  # linked, non-cancelled
@@ -111,13 +112,15 @@ class ObjectiveView:
     carried_over_to: UUID | None
     learnings: str
     key_results: list[KeyResultView]
-    progress: float  # roll-up per driver (key results and/or aligned children)
-    expected_progress: float
-    status: str | None  # worst KR status; None when it has nothing to measure
+    progress: float  # roll-up per driver (key results and/or aligned children), clamped [0, 1]
+    attainment: float | None  # the same roll-up, same driver, of unclamped attainments
+    expected_progress: float  # 0 while the cycle is PLANNED
+    status: str | None  # worst KR / children status; None when it has nothing to measure
     outdated: bool  # any KR outdated
     confidence: float | None  # lowest latest KR confidence
-    score: float | None  # weighted mean of KR scores (defaults until closed)
-    grade: str | None
+    score: float | None  # None until CLOSED; then the closing score, or the owner's override
+    score_reason: str | None  # the override's reason (None: the closing score stands)
+    grade: str | None  # of `score`
     warnings: list[str]  # policy warnings (KR count, objectives per team)
     created_at: datetime
     updated_at: datetime
@@ -168,7 +171,7 @@ class AuditEntry:
     aggregate_type: str
     aggregate_id: UUID
     version: int
-    event_type: str
+    event_type: str  # the bare event class name, e.g. "KeyResultCheckedIn"
     actor: str
     correlation_id: str
     causation_id: str
@@ -191,7 +194,8 @@ class Dashboard:
     counts_by_state: dict[str, int]  # DRAFT/ACTIVE/CLOSED/ABANDONED -> n
     mean_progress: float  # over ACTIVE and CLOSED objectives
     expected_progress: float
-    alignment_ratio: float  # aligned (linked) non-cancelled tasks / all non-cancelled tasks
+    alignment_ratio: float  # the cycle's non-cancelled tasks linked to a key result / all of them
+    # (a task belongs to its key result's cycle, an unlinked one to the cycle it was created in)
     objectives_aligned_ratio: float  # objectives with a parent / all objectives
     outdated_key_results: list[KeyResultView]
     policy_warnings: list[str]
@@ -221,9 +225,9 @@ class TaskFilter:
 @dataclass(frozen=True)
 class AuditFilter:
     aggregate_id: UUID | None = None
-    aggregate_types: tuple[str, ...] = ()  # Cycle, Team, Objective, Task, Organization
+    aggregate_types: tuple[str, ...] = ()  # Cycle, Team, Objective, Task, Organization (any case)
     actor: str | None = None
-    event_types: tuple[str, ...] = ()  # e.g. "Objective.KeyResultCheckedIn" or "KeyResultCheckedIn"
+    event_types: tuple[str, ...] = ()  # "KeyResultCheckedIn" or "Objective.KeyResultCheckedIn"
     since: datetime | None = None
     until: datetime | None = None
 
@@ -244,7 +248,8 @@ class ReadModel(Protocol):
 
     def cycles(self, org: str, at: datetime | None = None) -> list[CycleView]: ...
 
-    def cycle(self, org: str, cycle_id: UUID, at: datetime | None = None) -> CycleView | None: ...
+    def cycle(self, org: str, cycle_id: UUID, at: datetime | None = None) -> CycleView | None:
+        """None for an id that is no cycle of `org` (ask it before `dashboard`: CYCLE_NOT_FOUND)."""
 
     def teams(self, org: str) -> list[TeamView]: ...
 
@@ -282,6 +287,8 @@ class ReadModel(Protocol):
     def tasks(
         self, org: str, filter: TaskFilter, first: int = 20, after: str | None = None
     ) -> Page[TaskView]: ...
+
+    def task(self, org: str, task_id: UUID) -> TaskView | None: ...
 
     def prioritized_tasks(
         self, org: str, cycle_id: UUID | None, team_id: UUID | None, first: int = 20

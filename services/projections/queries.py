@@ -111,6 +111,13 @@ def _as_dict(table: Any, row: Row) -> dict[str, Any]:
     return dict(zip(table.column_names, row, strict=True))
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+AGGREGATE_TYPES = {t.lower(): t for t in ("Cycle", "Team", "Objective", "Task", "Organization")}
+
+
 def _cycle_window(cycle: dict[str, Any]) -> tuple[datetime, datetime]:
     start = day_start(datetime.fromisoformat(cycle["start_date"]).date())
     end = day_start(datetime.fromisoformat(cycle["end_date"]).date()) + timedelta(days=1)
@@ -129,7 +136,9 @@ class Queries:
         self._tallies: dict[str, tuple[int, int, float, float]] = {}
         self._cycles: dict[str, dict[str, Any] | None] = {}
         self._children: dict[str, list[str]] = {}
-        self._progress: dict[str, float] = {}
+        self._progress: dict[str, tuple[float, float]] = {}
+        self._statuses: dict[str, f.Status | None] = {}
+        self._team_names: dict[str, str] | None = None
         self._team_counts: dict[tuple[str, str], int] | None = None
 
     # ------------------------------------------------------------------ loading
@@ -240,12 +249,19 @@ class Queries:
             self._children[parent].sort(key=lambda c: self._objectives[c]["seq"])  # type: ignore[index]
 
     # ------------------------------------------------------------------ figures
+    @staticmethod
+    def _cycle_expected(cycle: dict[str, Any], at: datetime) -> float:
+        """Elapsed fraction of the cycle; 0 while it is PLANNED (nothing is expected yet)."""
+        if cycle["state"] == "PLANNED":
+            return 0.0
+        start, end = _cycle_window(cycle)
+        return f.expected_progress(start, end, at)
+
     def _expected(self, cycle_id: str | None) -> float:
         cycle = self._cycles.get(cycle_id) if cycle_id else None
         if cycle is None:
             return 0.0
-        start, end = _cycle_window(cycle)
-        return f.expected_progress(start, end, self.at)
+        return self._cycle_expected(cycle, self.at)
 
     def _kr_progress(self, kr: dict[str, Any]) -> tuple[float, float]:
         if kr["source"] == "TASKS":
@@ -255,33 +271,94 @@ class Queries:
         kind = f.KeyResultKind(kr["kind"])
         direction = f.Direction(kr["direction"])
         args = (kind, kr["start_value"], kr["target"], kr["current_value"], direction)
-        return f.progress(*args), f.attainment(*args)
+        measured = kr["check_in_count"] > 0  # an unmeasured threshold is not "in bounds"
+        return f.progress(*args, measured=measured), f.attainment(*args, measured=measured)
 
-    def _objective_progress(self, oid: str, stack: frozenset[str] = frozenset()) -> float:
+    @staticmethod
+    def _kr_status(kr: dict[str, Any], progress: float, expected: float) -> f.Status:
+        """Thresholds measured by check-ins are ACCOMPLISHED only once the cycle is over."""
+        kind = f.KeyResultKind(kr["kind"]) if kr["source"] != "TASKS" else f.KeyResultKind.NUMERIC
+        return f.key_result_status(kind, progress, expected, kr["confidence"])
+
+    def _counted_children(self, oid: str, stack: frozenset[str] = frozenset()) -> list[str]:
+        """Aligned children that move the parent's figures: ACTIVE or CLOSED, in the parent's
+        cycle (a legacy child in another cycle is outside the parent's tree, and its figures)."""
+        obj = self._objectives[oid]
+        assert obj is not None
+        if len(stack) >= MAX_DEPTH:
+            return []
+        self._load_children([oid])
+        return [
+            child
+            for child in self._children[oid]
+            if child not in stack
+            and child != oid
+            and (row := self._objectives.get(child)) is not None
+            and row["state"] in COUNTED_CHILD_STATES
+            and row["cycle_id"] == obj["cycle_id"]
+        ]
+
+    def _objective_figures(self, oid: str, stack: frozenset[str] = frozenset()) -> tuple[float, float]:
+        """(progress, attainment): the same weighted mean per driver, of clamped progress and
+        of unclamped attainment."""
         cached = self._progress.get(oid)
         if cached is not None:
             return cached
         obj = self._objectives[oid]
         assert obj is not None
-        krs = [(self._kr_progress(kr)[0], kr["weight"]) for kr in self._krs.get(oid, [])]
-        children: list[tuple[float, float]] = []
-        if obj["driver"] != "KEY_RESULTS" and len(stack) < MAX_DEPTH:
-            self._load_children([oid])
-            for child in self._children[oid]:
+        krs = [(self._kr_progress(kr), kr["weight"]) for kr in self._krs.get(oid, [])]
+        children: list[tuple[tuple[float, float], float]] = []
+        if obj["driver"] != "KEY_RESULTS":
+            for child in self._counted_children(oid, stack | {oid}):
                 row = self._objectives[child]
-                if row is None or child in stack or row["state"] not in COUNTED_CHILD_STATES:
-                    continue
-                children.append((self._objective_progress(child, stack | {oid}), row["weight"]))
-        value = f.objective_progress(krs, children, obj["driver"])
+                assert row is not None
+                children.append((self._objective_figures(child, stack | {oid}), row["weight"]))
+        driver = obj["driver"]
+        value = (
+            f.objective_progress([(p[0], w) for p, w in krs], [(c[0], w) for c, w in children], driver),
+            f.objective_attainment([(p[1], w) for p, w in krs], [(c[1], w) for c, w in children], driver),
+        )
         self._progress[oid] = value
         return value
 
+    def _objective_progress(self, oid: str, stack: frozenset[str] = frozenset()) -> float:
+        return self._objective_figures(oid, stack)[0]
+
     def _has_counted_children(self, oid: str) -> bool:
-        self._load_children([oid])
-        return any(
-            (row := self._objectives.get(c)) is not None and row["state"] in COUNTED_CHILD_STATES
-            for c in self._children[oid]
-        )
+        return bool(self._counted_children(oid))
+
+    def _objective_status(self, oid: str, stack: frozenset[str] = frozenset()) -> f.Status | None:
+        """The worst of its key results' statuses (unless driven by children only) and, when it
+        has counted children, of its roll-up's status — which is never ACCOMPLISHED while a
+        counted child is not."""
+        if oid in self._statuses:
+            return self._statuses[oid]
+        obj = self._objectives[oid]
+        assert obj is not None
+        expected = self._expected(obj["cycle_id"])
+        statuses: list[f.Status] = []
+        if obj["driver"] != "ALIGNED_OBJECTIVES":
+            for kr in self._krs.get(oid, []):
+                statuses.append(self._kr_status(kr, self._kr_progress(kr)[0], expected))
+        children = self._counted_children(oid, stack | {oid}) if obj["driver"] != "KEY_RESULTS" else []
+        if children:
+            rolled = f.status(self._objective_progress(oid), expected)
+            if rolled is f.Status.ACCOMPLISHED and any(
+                self._objective_status(c, stack | {oid}) is not f.Status.ACCOMPLISHED for c in children
+            ):
+                rolled = f.Status.ON_TRACK
+            statuses.append(rolled)
+        worst = f.worst_status(statuses)
+        self._statuses[oid] = worst
+        return worst
+
+    def _team_name(self, team_id: str) -> str:
+        if self._team_names is None:
+            self._team_names = {
+                str(i): str(n)
+                for i, n in self.tx.fetchall("SELECT id, name FROM proj_teams WHERE org = ?", [self.org])
+            }
+        return self._team_names.get(team_id, team_id)
 
     def _team_active_counts(self) -> dict[tuple[str, str], int]:
         if self._team_counts is None:
@@ -326,7 +403,7 @@ class Queries:
             progress=progress,
             attainment=attainment,
             expected_progress=expected,
-            status=f.status(progress, expected, kr["confidence"]).value,
+            status=self._kr_status(kr, progress, expected).value,
             outdated=outdated,
             grade=None if score is None else f.grade(score).value,
             tasks_total=n,
@@ -341,14 +418,14 @@ class Queries:
             and not MIN_KEY_RESULTS <= kr_count <= MAX_KEY_RESULTS
         ):
             warnings.append(
-                f"KEY_RESULT_COUNT: {kr_count} key results; {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}"
+                f"KEY_RESULT_COUNT: {_plural(kr_count, 'key result')}; {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}"
                 " keep an objective focused"
             )
         if obj["state"] == "ACTIVE" and obj["team_id"] is not None:
             n = self._team_active_counts().get((obj["team_id"], obj["cycle_id"]), 0)
             if not MIN_OBJECTIVES <= n <= MAX_OBJECTIVES:
                 warnings.append(
-                    f"OBJECTIVE_COUNT: the team has {n} active objectives in this cycle;"
+                    f"OBJECTIVE_COUNT: the team has {_plural(n, 'active objective')} in this cycle;"
                     f" {MIN_OBJECTIVES}-{MAX_OBJECTIVES} keep a team focused"
                 )
         return warnings
@@ -360,15 +437,15 @@ class Queries:
             return None
         expected = self._expected(obj["cycle_id"])
         krs = [self._kr_view(kr, obj, expected) for kr in self._krs.get(oid, [])]
-        progress = self._objective_progress(oid)
-        statuses = [f.Status(kr.status) for kr in krs] if obj["driver"] != "ALIGNED_OBJECTIVES" else []
-        if obj["driver"] != "KEY_RESULTS" and self._has_counted_children(oid):
-            statuses.append(f.status(progress, expected))
-        worst = f.worst_status(statuses)
+        progress, attainment = self._objective_figures(oid)
+        worst = self._objective_status(oid)
         confidences = [kr.confidence for kr in krs if kr.confidence is not None]
-        score = f.weighted_mean(
-            [(kr.score if kr.score is not None else f.default_score(kr.progress), kr.weight) for kr in krs]
-        )
+        score: float | None = None
+        score_reason: str | None = None
+        if obj["state"] == "CLOSED":
+            score, score_reason = obj["score"], obj["score_reason"]
+            if score is None:  # closed before the view stored closing scores: its KRs' scores
+                score = f.weighted_mean([(kr.score, kr.weight) for kr in krs if kr.score is not None])
         return ObjectiveView(
             id=UUID(obj["id"]),
             cycle_id=UUID(obj["cycle_id"]),
@@ -386,11 +463,13 @@ class Queries:
             learnings=obj["learnings"],
             key_results=krs,
             progress=progress,
+            attainment=attainment,
             expected_progress=expected,
             status=None if worst is None else worst.value,
             outdated=any(kr.outdated for kr in krs),
             confidence=min(confidences) if confidences else None,
             score=score,
+            score_reason=score_reason,
             grade=None if score is None else f.grade(score).value,
             warnings=self._policy_warnings(obj, len(krs)),
             created_at=from_micros(obj["created_at"]),
@@ -400,14 +479,13 @@ class Queries:
 
     # ------------------------------------------------------------------ cycles and teams
     def _cycle_view(self, d: dict[str, Any]) -> CycleView:
-        start, end = _cycle_window(d)
         return CycleView(
             id=UUID(d["id"]),
             name=d["name"],
             start=datetime.fromisoformat(d["start_date"]).date(),
             end=datetime.fromisoformat(d["end_date"]).date(),
             state=d["state"],
-            expected_progress=f.expected_progress(start, end, self.at),
+            expected_progress=self._cycle_expected(d, self.at),
         )
 
     def cycles(self) -> list[CycleView]:
@@ -545,17 +623,9 @@ class Queries:
             if v.state == "ACTIVE" and v.status is not None:
                 by_status[v.status] = by_status.get(v.status, 0) + 1
         measured = [v.progress for v in views if v.state in ("ACTIVE", "CLOSED")]
-        task_where, task_params = " AND cycle_id = ? AND state <> 'CANCELLED'", [str(cycle_id)]
-        if team_id is not None:
-            task_where += " AND team_id = ?"
-            task_params.append(str(team_id))
-        counts = self.tx.fetchone(
-            "SELECT COUNT(*), SUM(CASE WHEN key_result_id IS NULL THEN 0 ELSE 1 END) FROM proj_tasks "
-            f"WHERE org = ?{task_where}",
-            [self.org, *task_params],
+        tasks_total, tasks_linked = self._alignment_counts(
+            str(cycle_id), None if team_id is None else str(team_id)
         )
-        tasks_total = int(counts[0]) if counts else 0
-        tasks_linked = int(counts[1] or 0) if counts else 0
         warnings: list[str] = []
         teams = sorted({v.team_id for v in views if v.state == "ACTIVE" and v.team_id is not None}, key=str)
         counts_by_team = self._team_active_counts()
@@ -563,7 +633,8 @@ class Queries:
             n = counts_by_team.get((str(team), str(cycle_id)), 0)
             if not MIN_OBJECTIVES <= n <= MAX_OBJECTIVES:
                 warnings.append(
-                    f"OBJECTIVE_COUNT: team {team} has {n} active objectives in this cycle;"
+                    f'OBJECTIVE_COUNT: team "{self._team_name(str(team))}" has'
+                    f" {_plural(n, 'active objective')} in this cycle;"
                     f" {MIN_OBJECTIVES}-{MAX_OBJECTIVES} keep a team focused"
                 )
         for v in views:
@@ -590,6 +661,28 @@ class Queries:
             policy_warnings=warnings,
         )
 
+    def _alignment_counts(self, cycle_id: str, team_id: str | None) -> tuple[int, int]:
+        """(non-cancelled tasks of the cycle, those linked to a key result). A linked task belongs
+        to its key result's cycle and objective's team (whatever it was created with), an
+        unlinked one (or one whose key result was removed) to the cycle and team it names."""
+        rows = self.tx.fetchall(
+            "SELECT t.key_result_id, t.cycle_id, t.team_id, o.cycle_id, o.team_id FROM proj_tasks t "
+            "LEFT JOIN proj_key_results k ON k.id = t.key_result_id AND k.org = t.org "
+            "LEFT JOIN proj_objectives o ON o.id = k.objective_id AND o.org = t.org "
+            "WHERE t.org = ? AND t.state <> 'CANCELLED' AND (t.cycle_id = ? OR o.cycle_id = ?)",
+            [self.org, cycle_id, cycle_id],
+        )
+        total = linked = 0
+        for kr_id, task_cycle, task_team, objective_cycle, objective_team in rows:
+            aligned = kr_id is not None and objective_cycle is not None
+            cycle = objective_cycle if aligned else task_cycle
+            team = (task_team or objective_team) if aligned else task_team
+            if cycle != cycle_id or (team_id is not None and team != team_id):
+                continue
+            total += 1
+            linked += aligned
+        return total, linked
+
     # ------------------------------------------------------------------ tasks
     @staticmethod
     def _task_view(d: dict[str, Any]) -> TaskView:
@@ -607,6 +700,13 @@ class Queries:
             created_at=from_micros(d["created_at"]),
             updated_at=from_micros(d["updated_at"]),
         )
+
+    def task(self, task_id: UUID) -> TaskView | None:
+        """One task by id (None: not in this org)."""
+        row = self.tx.fetchone(
+            f"SELECT {_cols(TASKS)} FROM proj_tasks WHERE org = ? AND id = ?", [self.org, str(task_id)]
+        )
+        return None if row is None else self._task_view(_as_dict(TASKS, row))
 
     def tasks(self, flt: TaskFilter, first: int, after: str | None) -> Page[TaskView]:
         n = page_size(first)
@@ -679,6 +779,9 @@ class Queries:
             oid = objective_of.get(d["key_result_id"] or "")
             krs = self._krs.get(oid, []) if oid else []
             kr = next((k for k in krs if k["id"] == d["key_result_id"]), None)
+            objective = self._objectives.get(oid) if oid else None
+            if objective is not None and objective["state"] in ("CLOSED", "ABANDONED"):
+                continue  # its objective is finished: nothing left to prioritise
             if kr is None:
                 unaligned.append(PrioritizedTask(task=self._task_view(d), priority=0.0, aligned=False))
                 continue
@@ -738,7 +841,7 @@ class Queries:
             aggregate_type=d["aggregate_type"],
             aggregate_id=UUID(d["aggregate_id"]),
             version=d["version"],
-            event_type=d["event_type"],
+            event_type=d["event_name"],
             actor=d["actor"],
             correlation_id=d["correlation_id"],
             causation_id=d["causation_id"],
@@ -751,9 +854,10 @@ class Queries:
         if flt.aggregate_id is not None:
             where += " AND aggregate_id = ?"
             params.append(str(flt.aggregate_id))
-        if flt.aggregate_types:
-            where += f" AND aggregate_type IN ({_marks(len(flt.aggregate_types))})"
-            params.extend(flt.aggregate_types)
+        if flt.aggregate_types:  # any case: objective, OBJECTIVE and Objective are the same
+            types = list(dict.fromkeys(AGGREGATE_TYPES.get(t.lower(), t) for t in flt.aggregate_types))
+            where += f" AND aggregate_type IN ({_marks(len(types))})"
+            params.extend(types)
         if flt.actor is not None:
             where += " AND actor = ?"
             params.append(flt.actor)
@@ -787,12 +891,43 @@ class Queries:
             has_previous_page=after is not None,
         )
 
-    def history(self, aggregate_id: UUID) -> list[AuditEntry]:
-        """Oldest first; Revised-style events get `before` with the values they replaced."""
-        rows = self.tx.fetchall(
+    def _aggregate_rows(self, aggregate_id: str) -> list[Row]:
+        return self.tx.fetchall(
             f"SELECT {_cols(AUDIT)} FROM proj_audit WHERE org = ? AND aggregate_id = ? ORDER BY version",
-            [self.org, str(aggregate_id)],
+            [self.org, aggregate_id],
         )
+
+    def _objective_of_key_result(self, key_result_id: str) -> str | None:
+        """The objective a key result belongs (or, removed, belonged) to, within this org."""
+        row = self.tx.fetchone(
+            "SELECT objective_id FROM proj_key_results WHERE org = ? AND id = ?", [self.org, key_result_id]
+        )
+        if row is not None:
+            return str(row[0])
+        row = self.tx.fetchone(  # removed since: its KeyResultAdded names it
+            "SELECT aggregate_id FROM proj_audit WHERE org = ? AND event_name = 'KeyResultAdded' "
+            "AND aggregate_type = 'Objective' AND payload LIKE ? ORDER BY position LIMIT 1",
+            [self.org, f'%"key_result_id":"{key_result_id}"%'],
+        )
+        return None if row is None else str(row[0])
+
+    def history(self, aggregate_id: UUID) -> list[AuditEntry]:
+        """Oldest first; Revised-style events get `before` with the values they replaced. A key
+        result's id answers the events of its objective that concern that key result."""
+        rows = self._aggregate_rows(str(aggregate_id))
+        if rows:
+            return self._history(rows)
+        objective_id = self._objective_of_key_result(str(aggregate_id))
+        if objective_id is None:
+            return []
+        kr_id = str(aggregate_id)
+        return [
+            e
+            for e in self._history(self._aggregate_rows(objective_id))
+            if str(e.payload.get("key_result_id")) == kr_id
+        ]
+
+    def _history(self, rows: Sequence[Row]) -> list[AuditEntry]:
         entries = []
         state: dict[str, Any] = {}
         krs: dict[str, dict[str, Any]] = {}

@@ -41,7 +41,7 @@ from eventsourcing.utils import resolve_topic
 from okr.application import OkrApplication
 from okr.domain import INTERNAL_TOPIC_PREFIX
 from projections._db import Database, Tx
-from projections.views import POSITIONS_SQL, Rows, View
+from projections.views import POSITIONS_SQL, Rows, View, add_missing_columns
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,7 @@ def ensure_schema(db: Database, views: Sequence[View], scratch: bool = False, in
             for table in view.tables:
                 physical = table.physical(scratch)
                 tx.execute(table.create_sql(physical, tx.dialect))
+                add_missing_columns(tx, table, physical)  # tables of an older release
                 if indexes and not scratch:
                     for sql in table.index_sql(physical):
                         tx.execute(sql)

@@ -109,6 +109,17 @@ class Table:
         suffix = " WITHOUT ROWID" if dialect == "sqlite" else ""
         return f"CREATE TABLE IF NOT EXISTS {physical} ({cols}, PRIMARY KEY ({', '.join(self.key)})){suffix}"
 
+    def add_columns_sql(self, physical: str, existing: Iterable[str], dialect: str = "postgres") -> list[str]:
+        """Migrations for a table created by an older release: ALTER TABLE … ADD COLUMN for every
+        column it lacks (new columns start NULL; `okr replay` fills them from the log)."""
+        have = {c.lower() for c in existing}
+        guard = " IF NOT EXISTS" if dialect == "postgres" else ""
+        return [
+            f"ALTER TABLE {physical} ADD COLUMN{guard} {c} {t}"
+            for c, t in self.columns
+            if c.lower() not in have
+        ]
+
     def index_name(self, cols: tuple[str, ...], scratch: bool = False) -> str:
         return f"ix_{self.physical(scratch)}_{'_'.join(cols)}"
 
@@ -154,6 +165,8 @@ OBJECTIVES = Table(
         ("carried_over_from", TEXT),
         ("carried_over_to", TEXT),
         ("learnings", TEXT),
+        ("score", REAL),  # closing score (Closed) or the owner's override (ObjectiveScored)
+        ("score_reason", TEXT),  # the override's reason
         ("activated_at", INT),
         ("created_at", INT),
         ("updated_at", INT),
@@ -254,6 +267,25 @@ AUDIT = Table(
     (("org", "position"), ("aggregate_id", "version"), ("org", "actor", "position"), ("org", "at")),
 )
 
+
+def add_missing_columns(tx: Tx, table: Table, physical: str) -> None:
+    """Brings an existing table up to `table.columns` (called by `ensure_schema` after CREATE
+    TABLE IF NOT EXISTS, which leaves an older table as it was)."""
+    if tx.dialect == "sqlite":
+        existing = [str(r[1]) for r in tx.fetchall(f"PRAGMA table_info({physical})")]
+    else:
+        existing = [
+            str(r[0])
+            for r in tx.fetchall(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = ?",
+                [physical],
+            )
+        ]
+    for sql in table.add_columns_sql(physical, existing, tx.dialect):
+        tx.execute(sql)
+
+
 POSITIONS_SQL = (
     "CREATE TABLE IF NOT EXISTS proj_positions "
     "(view TEXT PRIMARY KEY, position BIGINT NOT NULL, applied BIGINT NOT NULL)"
@@ -304,6 +336,19 @@ class Rows:
         row = None if found is None else dict(zip(self.table.column_names, found, strict=True))
         self._cache[key] = row
         return row
+
+    def find(self, column: str, value: Any) -> list[dict[str, Any]]:
+        """Rows whose `column` equals `value`, as this batch sees them (unflushed changes
+        included). Loads the stored matches into the cache; mutate and `put` them back."""
+        found = self.tx.fetchall(
+            f"SELECT {', '.join(self.table.column_names)} FROM {self.physical} WHERE {column} = ?", [value]
+        )
+        for values in found:
+            row = dict(zip(self.table.column_names, values, strict=True))
+            key = tuple(row[k] for k in self.table.key)
+            if key not in self._cache:
+                self._cache[key] = row
+        return [row for row in self._cache.values() if row is not None and row.get(column) == value]
 
     def put(self, row: dict[str, Any]) -> None:
         key = (row[self._k0],) if self._k1 is None else (row[self._k0], row[self._k1])
@@ -449,6 +494,8 @@ def _objective_drafted(e: Any, pos: int, r: dict[str, Rows]) -> None:
             "carried_over_from": sid(e.carried_over_from),
             "carried_over_to": None,
             "learnings": "",
+            "score": None,
+            "score_reason": None,
             "activated_at": None,
             "created_at": ts,
             "updated_at": ts,
@@ -496,6 +543,15 @@ def _activated(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> Non
 def _closed(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
     row["state"] = "CLOSED"
     row["learnings"] = e.learnings
+    score = getattr(e, "score", None)
+    row["score"] = None if score is None else float(score)
+    row["score_reason"] = None
+
+
+def _objective_scored(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
+    """The owner's override of the closing score (with its reason)."""
+    row["score"] = float(e.score)
+    row["score_reason"] = getattr(e, "reason", "") or None
 
 
 def _abandoned(row: dict[str, Any], e: Any, r: dict[str, Rows], pos: int) -> None:
@@ -598,6 +654,7 @@ def progress_view() -> View:
             "Objective.Aligned": o(_aligned),
             "Objective.Activated": o(_activated),
             "Objective.Closed": o(_closed),
+            "Objective.ObjectiveScored": o(_objective_scored),
             "Objective.Abandoned": o(_abandoned),
             "Objective.CarriedOver": o(_carried_over),
             "Objective.KeyResultAdded": o(_kr_added),
@@ -700,6 +757,17 @@ def _task_state(state: str) -> Callable[[dict[str, Any], Any], None]:
     return change
 
 
+def _task_kr_removed(e: Any, pos: int, r: dict[str, Rows]) -> None:
+    """A removed key result leaves its tasks unaligned (they keep their cycle and team)."""
+    kr_id = sid(e.key_result_id)
+    rows = r["tasks"]
+    for row in rows.find("key_result_id", kr_id):
+        row["key_result_id"] = None
+        row["objective_id"] = None
+        row["updated_at"] = to_micros(e.timestamp)
+        rows.put(row)
+
+
 def alignment_view() -> View:
     t = _task_event
     return View(
@@ -715,6 +783,7 @@ def alignment_view() -> View:
             "Task.Completed": t(_task_state("DONE")),
             "Task.Reopened": t(_task_state("TODO")),
             "Task.Cancelled": t(_task_state("CANCELLED")),
+            "Objective.KeyResultRemoved": _task_kr_removed,
         },
     )
 
