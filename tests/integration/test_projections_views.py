@@ -439,3 +439,23 @@ def test_views_keep_up_while_replay_swaps(store_settings: Settings, org: str) ->
         db.close()
     finally:
         handle.stop()
+
+
+def test_tables_of_an_older_release_gain_new_columns(store_settings: Settings) -> None:
+    """On both stores ensure_schema adds the columns an older release's table lacks (idempotently)."""
+    from projections.views import OBJECTIVES
+
+    db = Database(store_settings)
+    try:
+        old = tuple(c for c in OBJECTIVES.columns if c[0] not in ("score", "score_reason"))
+        with db.write() as tx:
+            tx.execute("DROP TABLE IF EXISTS proj_objectives")
+            tx.execute(
+                f"CREATE TABLE proj_objectives ({', '.join(f'{c} {t}' for c, t in old)}, PRIMARY KEY (id))"
+            )
+        ensure_schema(db, make_views())
+        ensure_schema(db, make_views())
+        with db.read() as tx:
+            assert tx.fetchall("SELECT score, score_reason FROM proj_objectives") == []
+    finally:
+        db.close()

@@ -339,7 +339,10 @@ def test_objective_score_only_once_closed_then_override(
     with memory_db.read() as tx:
         closed = Queries(tx, org, AT).objective_view(str(parent))
     assert closed is not None
-    assert (closed.score, closed.grade) == (pytest.approx(0.6), "YELLOW")  # the child's 0.6, not the own KR's 0
+    assert (closed.score, closed.grade) == (
+        pytest.approx(0.6),
+        "YELLOW",
+    )  # the child's 0.6, not the own KR's 0
     with request_context(system_context(org, "alice")):
         memory_app.score_objective(parent, score=0.9, reason="the launch landed after the cycle")
     project(memory_app, memory_db)
@@ -517,3 +520,91 @@ def test_policy_messages_name_teams_and_pluralise(
     assert 'team "Growth" has' in text
     assert str(team) not in text
     assert "objectives in" not in text and "results;" not in text
+
+
+def test_audit_names_and_filters(memory_app: OkrApplication, memory_db: Database, org: str) -> None:
+    """event_type is the bare class name (aggregate type apart); eventTypes take bare or qualified
+    names; aggregateTypes any case."""
+    from projections.model import AuditFilter
+
+    with request_context(system_context(org, "alice")):
+        c = _q1(memory_app)
+        o = memory_app.draft_objective(cycle_id=c, title="O").id
+        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10).id
+        memory_app.activate_objective(o)
+        memory_app.check_in(kr, value=3)
+    project(memory_app, memory_db)
+    with memory_db.read() as tx:
+        q = Queries(tx, org, AT)
+        every = q.audit_log(AuditFilter(), 100, None).items
+        assert {(e.aggregate_type, e.event_type) for e in every} >= {
+            ("Cycle", "Scheduled"),
+            ("Objective", "KeyResultCheckedIn"),
+        }
+        assert all("." not in e.event_type for e in every)
+        for names in (("KeyResultCheckedIn",), ("Objective.KeyResultCheckedIn",)):
+            assert q.audit_log(AuditFilter(event_types=names), 10, None).total_count == 1
+        n = q.audit_log(AuditFilter(aggregate_types=("Objective",)), 10, None).total_count
+        assert n == 4
+        for spelling in ("objective", "OBJECTIVE", "oBjEcTiVe"):
+            assert q.audit_log(AuditFilter(aggregate_types=(spelling,)), 10, None).total_count == n
+
+
+def test_history_of_a_key_result(memory_app: OkrApplication, memory_db: Database, org: str) -> None:
+    """history(key result id) answers the objective's events about that key result (with values
+    before), also once it was removed; an objective's id answers as before."""
+    with request_context(system_context(org, "alice")):
+        c = _q1(memory_app)
+        o = memory_app.draft_objective(cycle_id=c, title="O").id
+        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10).id
+        other = memory_app.add_key_result(o, title="other", kind="NUMERIC", start=0, target=10).id
+        memory_app.activate_objective(o)
+        memory_app.check_in(kr, value=3)
+        memory_app.check_in(other, value=4)
+        memory_app.revise_key_result(kr, target=20)
+    project(memory_app, memory_db)
+    with memory_db.read() as tx:
+        history = Queries(tx, org, AT).history(kr)
+        whole = Queries(tx, org, AT).history(o)
+        stranger = Queries(tx, org + "-x", AT).history(kr)
+    assert [e.event_type for e in history] == ["KeyResultAdded", "KeyResultCheckedIn", "KeyResultRevised"]
+    assert all(e.aggregate_id == o for e in history)
+    assert history[1].payload["value_before"] == 0.0
+    assert history[2].payload["before"] == {"target": 10.0}
+    assert len(whole) > len(history)
+    assert stranger == []
+    with request_context(system_context(org, "alice")):
+        memory_app.remove_key_result(other)
+    project(memory_app, memory_db)
+    with memory_db.read() as tx:
+        removed = Queries(tx, org, AT).history(other)
+    assert [e.event_type for e in removed] == ["KeyResultAdded", "KeyResultCheckedIn", "KeyResultRemoved"]
+
+
+def test_schema_of_an_older_release_gains_the_new_columns(memory_app: OkrApplication, org: str) -> None:
+    """ensure_schema adds columns a table of an older release lacks (objectives' score), so the
+    upgraded read side answers at once; the new columns start empty until `okr replay`."""
+    from projections.views import OBJECTIVES
+
+    db = Database(sqlite_path=":memory:")
+    try:
+        old_columns = tuple(c for c in OBJECTIVES.columns if c[0] not in ("score", "score_reason"))
+        with db.write() as tx:
+            cols = ", ".join(f"{c} {t}" for c, t in old_columns)
+            tx.execute(f"CREATE TABLE proj_objectives ({cols}, PRIMARY KEY (id))")
+        ensure_schema(db, make_views())
+        ensure_schema(db, make_views())  # idempotent
+        with db.read() as tx:
+            names = [r[1] for r in tx.fetchall("PRAGMA table_info(proj_objectives)")]
+        assert names[-2:] == ["score", "score_reason"]
+        with request_context(system_context(org, "alice")):
+            c = _q1(memory_app)
+            o = memory_app.draft_objective(cycle_id=c, title="O").id
+            memory_app.add_key_result(o, title="k", kind="BOOLEAN")
+        project(memory_app, db)
+        with db.read() as tx:
+            view = Queries(tx, org, AT).objective_view(str(o))
+        assert view is not None
+        assert view.score is None
+    finally:
+        db.close()
