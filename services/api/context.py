@@ -7,6 +7,7 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
@@ -19,7 +20,19 @@ from api.errors import ApiError, BadInputError
 from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
 from okr.settings import Settings
-from projections.model import CycleView, Dashboard, ObjectiveView, ReadModel, TeamView
+from projections.model import (
+    CheckInView,
+    CycleView,
+    Dashboard,
+    InstantReads,
+    KeyResultView,
+    ObjectiveView,
+    Page,
+    ReadModel,
+    TaskView,
+    TeamView,
+    TreeNode,
+)
 
 if TYPE_CHECKING:
     from api.feed import EventFeed
@@ -71,7 +84,7 @@ class Context(BaseContext):
         self.auth_error = auth_error
         self.header_position: int | None = None
         self.header_error: str | None = None  # a malformed X-Consistent-With
-        self._loaders: dict[str, DataLoader[Any, Any]] = {}
+        self._readers: dict[Instant | None, Reader] = {}
 
     # ------------------------------------------------------------------ identity
     @property
@@ -145,42 +158,150 @@ class Context(BaseContext):
             )
         await asyncio.to_thread(self.read_model.wait_for, wanted, MAX_CONSISTENCY_WAIT_S)
 
-    # ------------------------------------------------------------------ loaders (per request)
+    # ------------------------------------------------------------------ readers (per request)
     def reset_loaders(self) -> None:
-        """Forget cached loads (a WebSocket connection keeps one context for many operations)."""
-        self._loaders.clear()
+        """Forget cached loads and snapshots (a WebSocket connection keeps one context for many
+        operations, and a subscription resolves each event afresh)."""
+        readers, self._readers = self._readers, {}
+        for reader in readers.values():
+            reader.close()
 
-    def _loader(self, name: str, load: Callable[[list[Any]], Any]) -> DataLoader[Any, Any]:
-        loader = self._loaders.get(name)
-        if loader is None:
-            loader = DataLoader(load_fn=load)
-            self._loaders[name] = loader
-        return loader
+    def reader(self, when: Instant | None = None) -> Reader:
+        """The reads of one instant in this request: live (None), as of a time or a log
+        position (a snapshot from the log), or live once the views reached a write. Every
+        nested field resolves through the reader of the object it hangs off, so one `asOf`
+        root answers every field below it as of the same instant."""
+        reader = self._readers.get(when)
+        if reader is None:
+            reader = Reader(self, when)
+            self._readers[when] = reader
+        return reader
 
     @property
     def objectives(self) -> DataLoader[UUID, ObjectiveView | None]:
-        org = self.org
-
-        async def load(ids: list[UUID]) -> list[ObjectiveView | None]:
-            return await self.read(lambda: self.read_model.objectives_by_ids(org, list(ids)))
-
-        return self._loader("objectives", load)
+        return self.reader().objectives
 
     @property
     def teams(self) -> DataLoader[UUID, TeamView | None]:
-        org = self.org
-
-        async def load(ids: list[UUID]) -> list[TeamView | None]:
-            return await self.read(lambda: self.read_model.teams_by_ids(org, list(ids)))
-
-        return self._loader("teams", load)
+        return self.reader().teams
 
     @property
     def cycles(self) -> DataLoader[UUID, CycleView | None]:
-        org = self.org
+        return self.reader().cycles
 
-        async def load(ids: list[UUID]) -> list[CycleView | None]:
-            found = {c.id: c for c in await self.read(lambda: self.read_model.cycles(org))}
-            return [found.get(i) for i in ids]
 
-        return self._loader("cycles", load)
+@dataclass(frozen=True)
+class Instant:
+    """What a part of a response is read at.
+
+    - `time`: as of that moment (`asOf`) — a snapshot rebuilt from the log;
+    - `position`: as of that log position — a snapshot (a replayed mutation's first result);
+    - `after`: the live views once they reached that position (a mutation's own write)."""
+
+    time: datetime | None = None
+    position: int | None = None
+    after: int | None = None
+
+    @property
+    def historical(self) -> bool:
+        return self.time is not None or self.position is not None
+
+
+class Reader:
+    """All reads of one instant for one request, with their DataLoaders.
+
+    A historical reader builds its snapshot once (on first use) and answers every field from
+    it; a live reader reads the view tables (after waiting for `after`, if given)."""
+
+    def __init__(self, ctx: Context, when: Instant | None) -> None:
+        self.ctx = ctx
+        self.when = when
+        self._ready = asyncio.Lock()
+        self._done = when is None
+        self._snapshot: InstantReads | None = None
+        self._closed = False
+        self.objectives: DataLoader[UUID, ObjectiveView | None] = DataLoader(load_fn=self._objectives)
+        self.teams: DataLoader[UUID, TeamView | None] = DataLoader(load_fn=self._teams)
+        self.cycles: DataLoader[UUID, CycleView | None] = DataLoader(load_fn=self._cycles)
+
+    async def _prepare(self) -> InstantReads | None:
+        if self._done:
+            return self._snapshot
+        async with self._ready:
+            if not self._done:
+                when = self.when
+                assert when is not None
+                if when.historical:
+                    org, read_model = self.ctx.org, self.ctx.read_model
+                    self._snapshot = await asyncio.to_thread(
+                        read_model.snapshot, org, as_of=when.time, position=when.position
+                    )
+                    if self._closed:  # the operation ended while the snapshot was built
+                        self._snapshot.close()
+                else:
+                    await self.ctx.consistent(when.after)
+                self._done = True
+        if self._closed:
+            raise ApiError("this operation has ended", code="BAD_REQUEST")
+        return self._snapshot
+
+    def close(self) -> None:
+        self._closed = True
+        if self._snapshot is not None:
+            self._snapshot.close()
+
+    async def _call(self, historical: Callable[[InstantReads], T], live: Callable[[ReadModel, str], T]) -> T:
+        snapshot = await self._prepare()
+        if snapshot is not None:
+            return await asyncio.to_thread(historical, snapshot)
+        read_model, org = self.ctx.read_model, self.ctx.org
+        return await asyncio.to_thread(live, read_model, org)
+
+    @property
+    def at(self) -> datetime | None:
+        """The instant the figures are evaluated at (None: now)."""
+        return None if self.when is None else self.when.time
+
+    # ------------------------------------------------------------------ loaders
+    async def _objectives(self, ids: list[UUID]) -> list[ObjectiveView | None]:
+        keys = list(ids)
+        return await self._call(
+            lambda s: s.objectives_by_ids(keys), lambda r, o: r.objectives_by_ids(o, keys)
+        )
+
+    async def _teams(self, ids: list[UUID]) -> list[TeamView | None]:
+        keys = list(ids)
+        return await self._call(lambda s: s.teams_by_ids(keys), lambda r, o: r.teams_by_ids(o, keys))
+
+    async def _cycles(self, ids: list[UUID]) -> list[CycleView | None]:
+        found = {c.id: c for c in await self._call(lambda s: s.cycles(), lambda r, o: r.cycles(o))}
+        return [found.get(i) for i in ids]
+
+    # ------------------------------------------------------------------ queries
+    async def objective(self, objective_id: UUID) -> ObjectiveView | None:
+        return await self.objectives.load(objective_id)
+
+    async def cycle(self, cycle_id: UUID) -> CycleView | None:
+        return await self.cycles.load(cycle_id)
+
+    async def key_result(self, key_result_id: UUID) -> KeyResultView | None:
+        return await self._call(
+            lambda s: s.key_result(key_result_id), lambda r, o: r.key_result(o, key_result_id)
+        )
+
+    async def tree(self, cycle_id: UUID) -> list[TreeNode]:
+        return await self._call(lambda s: s.tree(cycle_id), lambda r, o: r.tree(o, cycle_id))
+
+    async def dashboard(self, cycle_id: UUID, team_id: UUID | None) -> Dashboard:
+        return await self._call(
+            lambda s: s.dashboard(cycle_id, team_id), lambda r, o: r.dashboard(o, cycle_id, team_id)
+        )
+
+    async def task(self, task_id: UUID) -> TaskView | None:
+        return await self._call(lambda s: s.task(task_id), lambda r, o: r.task(o, task_id))
+
+    async def check_ins(self, key_result_id: UUID, first: int, after: str | None) -> Page[CheckInView]:
+        return await self._call(
+            lambda s: s.check_ins(key_result_id, first, after),
+            lambda r, o: r.check_ins(o, key_result_id, first, after),
+        )

@@ -24,13 +24,16 @@ class RequestMetrics(SchemaExtension):
 
 
 class FreshLoaders(SchemaExtension):
-    """Each operation starts with empty DataLoaders, also on a long-lived WebSocket context."""
+    """Each operation starts with empty DataLoaders, also on a long-lived WebSocket context, and
+    frees its time-travel snapshots when it ends."""
 
     def on_operation(self) -> Iterator[None]:
         reset = getattr(self.execution_context.context, "reset_loaders", None)
         if callable(reset):
             reset()
         yield
+        if callable(reset):
+            reset()
 
 
 class ConsistencyHeader(SchemaExtension):

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from api import _doc as doc
-from api.context import Context, parse_uuid
+from api.context import Context, Instant, parse_uuid
 from api.types import (
     Cycle,
     Impact,
@@ -32,9 +32,7 @@ from api.types import (
 from api.types import Direction as DirectionEnum
 from okr.application import CommandResult
 from okr.domain.errors import ConcurrencyConflictError, DomainError
-from okr.domain.task import Task as TaskAggregate
 from okr.observability import observe_command
-from projections.model import TaskView
 
 Info = strawberry.Info[Context, None]
 P = TypeVar("P", bound="MutationPayload")
@@ -60,20 +58,24 @@ class MutationPayload:
     extra: strawberry.Private[dict[str, str]]
 
 
-async def _wait(info: Info, payload: MutationPayload) -> bool:
-    if payload.errors or payload.id is None:
-        return False
-    await info.context.consistent(payload.position)
-    return True
+def _instant(payload: MutationPayload) -> Instant | None:
+    """What a payload's nested fields read: the live views once they reached this write, or —
+    for a replayed idempotency key — the world as of the first write's position (the first
+    payload, not today's state). None: nothing was written."""
+    if payload.errors or payload.id is None or payload.position is None:
+        return None
+    if payload.replayed:
+        return Instant(position=payload.position)
+    return Instant(after=payload.position)
 
 
 @strawberry.type
 class CycleResult(MutationPayload):
     @doc.field("The cycle after this write.")
     async def cycle(self, info: Info) -> Cycle | None:
-        if not await _wait(info, self):
+        if (when := _instant(self)) is None:
             return None
-        view = await info.context.cycles.load(parse_uuid(str(self.id), "id"))
+        view = await info.context.reader(when).cycle(parse_uuid(str(self.id), "id"))
         return None if view is None else Cycle.from_view(view)
 
 
@@ -81,66 +83,47 @@ class CycleResult(MutationPayload):
 class TeamResult(MutationPayload):
     @doc.field("The team after this write.")
     async def team(self, info: Info) -> Team | None:
-        if not await _wait(info, self):
+        if (when := _instant(self)) is None:
             return None
-        view = await info.context.teams.load(parse_uuid(str(self.id), "id"))
-        return None if view is None else Team.from_view(view)
+        view = await info.context.reader(when).teams.load(parse_uuid(str(self.id), "id"))
+        return None if view is None else Team.from_view(view, when)
 
 
 @strawberry.type
 class ObjectiveResult(MutationPayload):
     @doc.field("The objective after this write.")
     async def objective(self, info: Info) -> Objective | None:
-        if not await _wait(info, self):
+        if (when := _instant(self)) is None:
             return None
-        view = await info.context.objectives.load(parse_uuid(str(self.id), "id"))
-        return None if view is None else Objective.from_view(view)
+        view = await info.context.reader(when).objective(parse_uuid(str(self.id), "id"))
+        return None if view is None else Objective.from_view(view, when)
 
 
 @strawberry.type
 class KeyResultResult(MutationPayload):
     @doc.field("The key result after this write.")
     async def key_result(self, info: Info) -> KeyResult | None:
-        if not await _wait(info, self):
+        if (when := _instant(self)) is None:
             return None
-        ctx = info.context
-        org, kr_id = ctx.org, parse_uuid(str(self.id), "id")
-        view = await ctx.read(lambda: ctx.read_model.key_result(org, kr_id))
-        return None if view is None else KeyResult.from_view(view)
+        view = await info.context.reader(when).key_result(parse_uuid(str(self.id), "id"))
+        return None if view is None else KeyResult.from_view(view, when)
 
     @doc.field("The key result's objective after this write.")
     async def objective(self, info: Info) -> Objective | None:
-        if not await _wait(info, self) or "objectiveId" not in self.extra:
+        if (when := _instant(self)) is None or "objectiveId" not in self.extra:
             return None
-        view = await info.context.objectives.load(parse_uuid(self.extra["objectiveId"], "id"))
-        return None if view is None else Objective.from_view(view)
+        view = await info.context.reader(when).objective(parse_uuid(self.extra["objectiveId"], "id"))
+        return None if view is None else Objective.from_view(view, when)
 
 
 @strawberry.type
 class TaskResult(MutationPayload):
-    @doc.field("The task after this write (read from the log, not from a view).")
+    @doc.field("The task after this write (its key result and objective too).")
     async def task(self, info: Info) -> Task | None:
-        if self.errors or self.id is None:
+        if (when := _instant(self)) is None:
             return None
-        app, task_id = info.context.app, parse_uuid(str(self.id), "id")
-        return Task.from_view(await info.context.read_as_caller(lambda: _task_view(app.get_task(task_id))))
-
-
-def _task_view(task: TaskAggregate) -> TaskView:
-    return TaskView(
-        id=task.id,
-        title=task.title,
-        description=task.description,
-        impact=task.impact,
-        assignee=task.assignee,
-        state=task.state,
-        key_result_id=task.key_result_id,
-        objective_id=task.objective_id,
-        cycle_id=task.cycle_id,
-        team_id=task.team_id,
-        created_at=task.created_on,
-        updated_at=task.modified_on,
-    )
+        view = await info.context.reader(when).task(parse_uuid(str(self.id), "id"))
+        return None if view is None else Task.from_view(view, when)
 
 
 # ---------------------------------------------------------------------------------- payloads
@@ -206,6 +189,11 @@ class CloseObjectivePayload(ObjectiveResult):
 
 @strawberry.type
 class AbandonObjectivePayload(ObjectiveResult):
+    pass
+
+
+@strawberry.type
+class ScoreObjectivePayload(ObjectiveResult):
     pass
 
 
@@ -284,10 +272,22 @@ def _key() -> Any:
     return strawberry.field(default=None, description=IDEMPOTENCY_DOC)
 
 
-@strawberry.input
+@strawberry.input(description="Only the settings given change; omitted ones keep their value.")
 class ConfigureOrgInput:
-    strict_policies: bool = strawberry.field(description="Policy breaches become errors instead of warnings.")
-    cadence_days: int = 7
+    strict_policies: bool | None = strawberry.field(
+        default=None,
+        description="Policy breaches become errors instead of warnings (a new org: false).",
+    )
+    cadence_days: int | None = strawberry.field(
+        default=None, description="Default check-in cadence of new key results, 1-366 days (a new org: 7)."
+    )
+    check_ins_open_to_all: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Anyone with the member role may check in on any key result of the org; otherwise only"
+            " members of the objective's team and its owner (a new org: false)."
+        ),
+    )
     idempotency_key: str | None = _key()
 
 
@@ -308,6 +308,13 @@ class StartCycleInput:
 @strawberry.input
 class CloseCycleInput:
     cycle_id: strawberry.ID
+    close_active_objectives: bool = strawberry.field(
+        default=False,
+        description=(
+            "Close and score the cycle's ACTIVE objectives in the same write; without it a cycle"
+            " with active objectives is refused (CYCLE_HAS_ACTIVE_OBJECTIVES)."
+        ),
+    )
     idempotency_key: str | None = _key()
 
 
@@ -375,6 +382,16 @@ class ActivateObjectiveInput:
 class CloseObjectiveInput:
     objective_id: strawberry.ID
     learnings: str = ""
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class ScoreObjectiveInput:
+    objective_id: strawberry.ID
+    score: float = strawberry.field(
+        description="0.0-1.0; a reason is required when it overrides the computed score."
+    )
+    reason: str = ""
     idempotency_key: str | None = _key()
 
 
@@ -556,6 +573,7 @@ class Mutation:
             lambda: app.configure_org(
                 strict_policies=input.strict_policies,
                 cadence_days=input.cadence_days,
+                check_ins_open_to_all=input.check_ins_open_to_all,
                 idempotency_key=input.idempotency_key,
             ),
             ConfigureOrgPayload,
@@ -581,12 +599,19 @@ class Mutation:
             StartCyclePayload,
         )
 
-    @strawberry.mutation
+    @doc.mutation(
+        "Closes (freezes) the cycle; refused while objectives are ACTIVE unless"
+        " closeActiveObjectives closes and scores them too (admin)."
+    )
     async def close_cycle(self, info: Info, input: CloseCycleInput) -> CloseCyclePayload:
         app = info.context.app
         return await _execute(
             info,
-            lambda: app.close_cycle(input.cycle_id, idempotency_key=input.idempotency_key),
+            lambda: app.close_cycle(
+                input.cycle_id,
+                close_active_objectives=input.close_active_objectives,
+                idempotency_key=input.idempotency_key,
+            ),
             CloseCyclePayload,
         )
 
@@ -694,6 +719,20 @@ class Mutation:
                 input.objective_id, learnings=input.learnings, idempotency_key=input.idempotency_key
             ),
             CloseObjectivePayload,
+        )
+
+    @doc.mutation("Overrides a CLOSED objective's score (a reason when it differs from the computed one).")
+    async def score_objective(self, info: Info, input: ScoreObjectiveInput) -> ScoreObjectivePayload:
+        app = info.context.app
+        return await _execute(
+            info,
+            lambda: app.score_objective(
+                input.objective_id,
+                score=input.score,
+                reason=input.reason,
+                idempotency_key=input.idempotency_key,
+            ),
+            ScoreObjectivePayload,
         )
 
     @strawberry.mutation

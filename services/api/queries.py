@@ -13,8 +13,8 @@ from uuid import UUID
 import strawberry
 
 from api import _doc as doc
-from api.context import Context, parse_uuid
-from api.errors import BadInputError
+from api.context import Context, Instant, Reader, parse_uuid
+from api.errors import BadInputError, NotFoundApiError
 from api.types import (
     AuditEntry,
     CheckIn,
@@ -38,7 +38,12 @@ from projections import model as m
 
 Info = strawberry.Info[Context, None]
 CONSISTENT_DOC = "Wait until the views have processed this log position (a mutation's `position`)."
-AS_OF_DOC = "Answer from the log as it was at this instant (time travel)."
+AS_OF_DOC = (
+    "Answer from the log as it was at this instant (time travel): this field and every field"
+    " nested under it (key results, check-ins, cycle, team, parent objective, …) show the world as"
+    " it was then, with status and expected progress evaluated at that instant. It must have a time"
+    " zone and must not be in the future (BAD_USER_INPUT); omit it for now."
+)
 MAX_FILTER_VALUES = 50
 MAX_FILTER_TEXT = 200
 
@@ -83,6 +88,25 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise BadInputError(f"{name} needs a time zone (e.g. 2026-03-01T00:00:00Z)", field=name)
     return value
+
+
+def _as_of(ctx: Context, value: datetime | None) -> Instant | None:
+    """The instant of an `asOf` argument; the future is refused (nothing is known about it yet)."""
+    when = _aware(value, "asOf")
+    if when is None:
+        return None
+    now = ctx.read_model.now()
+    if when > now:
+        raise BadInputError(
+            f"asOf {when.isoformat()} is in the future (now is {now.isoformat()}): omit asOf for now",
+            field="asOf",
+        )
+    return Instant(time=when)
+
+
+async def _known_cycle(reader: Reader, cycle_id: UUID) -> None:
+    if await reader.cycle(cycle_id) is None:
+        raise NotFoundApiError(f"cycle {cycle_id} not found", code="CYCLE_NOT_FOUND", field="cycleId")
 
 
 @strawberry.input
@@ -195,13 +219,11 @@ class Query:
         consistent_with: ConsistentWith = None,
     ) -> Objective | None:
         ctx = info.context
-        org, oid, when = ctx.org, parse_uuid(id, "id"), _aware(as_of, "asOf")
+        oid, when = parse_uuid(id, "id"), _as_of(ctx, as_of)
         if when is None:
             await ctx.consistent(consistent_with)
-            view = await ctx.objectives.load(oid)
-        else:
-            view = await ctx.read(lambda: ctx.read_model.objective(org, oid, as_of=when))
-        return None if view is None else Objective.from_view(view)
+        view = await ctx.reader(when).objective(oid)
+        return None if view is None else Objective.from_view(view, when)
 
     @strawberry.field
     async def objectives(
@@ -229,11 +251,11 @@ class Query:
         consistent_with: ConsistentWith = None,
     ) -> KeyResultType | None:
         ctx = info.context
-        org, kr_id, when = ctx.org, parse_uuid(id, "id"), _aware(as_of, "asOf")
+        kr_id, when = parse_uuid(id, "id"), _as_of(ctx, as_of)
         if when is None:
             await ctx.consistent(consistent_with)
-        view = await ctx.read(lambda: ctx.read_model.key_result(org, kr_id, as_of=when))
-        return None if view is None else KeyResultType.from_view(view)
+        view = await ctx.reader(when).key_result(kr_id)
+        return None if view is None else KeyResultType.from_view(view, when)
 
     @doc.field("The cycle's objectives as a tree of alignment.")
     async def tree(
@@ -244,11 +266,13 @@ class Query:
         consistent_with: ConsistentWith = None,
     ) -> list[TreeNode]:
         ctx = info.context
-        org, cid, when = ctx.org, parse_uuid(cycle_id, "cycleId"), _aware(as_of, "asOf")
+        cid, when = parse_uuid(cycle_id, "cycleId"), _as_of(ctx, as_of)
         if when is None:
             await ctx.consistent(consistent_with)
-        roots = await ctx.read(lambda: ctx.read_model.tree(org, cid, as_of=when))
-        return [TreeNode.from_view(r) for r in roots]
+        reader = ctx.reader(when)
+        await _known_cycle(reader, cid)
+        roots = await reader.tree(cid)
+        return [TreeNode.from_view(r, when) for r in roots]
 
     @doc.field("Counts by status, mean progress, alignment, outdated key results.")
     async def dashboard(
@@ -260,17 +284,20 @@ class Query:
         consistent_with: ConsistentWith = None,
     ) -> Dashboard:
         ctx = info.context
-        org, cid, when = ctx.org, parse_uuid(cycle_id, "cycleId"), _aware(as_of, "asOf")
+        org, cid, when = ctx.org, parse_uuid(cycle_id, "cycleId"), _as_of(ctx, as_of)
         tid = _uuid(team_id, "teamId")
         if when is None:
             await ctx.consistent(consistent_with)
+        reader = ctx.reader(when)
+        await _known_cycle(reader, cid)
+        if when is None:
             cache = ctx.services.dashboards
             view = await ctx.read(
                 lambda: cache.get_or_compute((org, cid, tid), lambda: ctx.read_model.dashboard(org, cid, tid))
             )
         else:
-            view = await ctx.read(lambda: ctx.read_model.dashboard(org, cid, tid, as_of=when))
-        return Dashboard.from_view(view)
+            view = await reader.dashboard(cid, tid)
+        return Dashboard.from_view(view, when)
 
     @strawberry.field
     async def tasks(

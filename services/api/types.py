@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api import _doc as doc
-from api.context import Context, parse_uuid
+from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError
 from okr.domain import formulas as f
 from projections import model as m
@@ -170,18 +170,53 @@ def check_first(first: int) -> int:
     return first
 
 
-async def load_objective(info: strawberry.Info[Context, None], oid: str | None) -> Objective | None:
+FIGURE_DECIMALS = 4
+
+
+def fig(value: float) -> float:
+    """A figure a person reads (progress, ratios, scores…): rounded to 4 decimal places at the
+    API edge, never -0.0 (the read side keeps full precision)."""
+    return round(value, FIGURE_DECIMALS) + 0.0
+
+
+def fig_or_none(value: float | None) -> float | None:
+    return None if value is None else fig(value)
+
+
+def num(value: float) -> float:
+    """A value as entered (start, target, check-in values): unrounded, but never -0.0."""
+    return value + 0.0
+
+
+def reader(info: strawberry.Info[Context, None], when: Instant | None) -> Reader:
+    return info.context.reader(when)
+
+
+async def load_objective(
+    info: strawberry.Info[Context, None], oid: str | None, when: Instant | None = None
+) -> Objective | None:
     if oid is None:
         return None
-    view = await info.context.objectives.load(parse_uuid(oid, "id"))
-    return None if view is None else Objective.from_view(view)
+    view = await reader(info, when).objectives.load(parse_uuid(oid, "id"))
+    return None if view is None else Objective.from_view(view, when)
 
 
-async def load_team(info: strawberry.Info[Context, None], tid: str | None) -> Team | None:
+async def load_team(
+    info: strawberry.Info[Context, None], tid: str | None, when: Instant | None = None
+) -> Team | None:
     if tid is None:
         return None
-    view = await info.context.teams.load(parse_uuid(tid, "teamId"))
-    return None if view is None else Team.from_view(view)
+    view = await reader(info, when).teams.load(parse_uuid(tid, "teamId"))
+    return None if view is None else Team.from_view(view, when)
+
+
+async def load_cycle(
+    info: strawberry.Info[Context, None], cid: str | None, when: Instant | None = None
+) -> Cycle | None:
+    if cid is None:
+        return None
+    view = await reader(info, when).cycles.load(parse_uuid(cid, "cycleId"))
+    return None if view is None else Cycle.from_view(view)
 
 
 # ---------------------------------------------------------------------------------- entities
@@ -202,7 +237,7 @@ class Cycle:
             start=v.start,
             end=v.end,
             state=CycleState(v.state),
-            expected_progress=v.expected_progress,
+            expected_progress=fig(v.expected_progress),
         )
 
 
@@ -218,19 +253,21 @@ class Team:
     name: str
     parent_team_id: strawberry.ID | None
     members: list[TeamMember]
+    when: strawberry.Private[Instant | None] = None
 
     @classmethod
-    def from_view(cls, v: m.TeamView) -> Team:
+    def from_view(cls, v: m.TeamView, when: Instant | None = None) -> Team:
         return cls(
             id=strawberry.ID(str(v.id)),
             name=v.name,
             parent_team_id=_id(v.parent_team_id),
             members=[TeamMember(user_id=u, role=TeamRole(r)) for u, r in sorted(v.members.items())],
+            when=when,
         )
 
     @strawberry.field
     async def parent(self, info: strawberry.Info[Context, None]) -> Team | None:
-        return await load_team(info, self.parent_team_id)
+        return await load_team(info, self.parent_team_id, self.when)
 
 
 def _id(value: UUID | None) -> strawberry.ID | None:
@@ -274,9 +311,10 @@ class KeyResult:
     warnings: list[str]
     tasks_total: int
     tasks_done: int
+    when: strawberry.Private[Instant | None] = None
 
     @classmethod
-    def from_view(cls, v: m.KeyResultView) -> KeyResult:
+    def from_view(cls, v: m.KeyResultView, when: Instant | None = None) -> KeyResult:
         return cls(
             id=strawberry.ID(str(v.id)),
             objective_id=strawberry.ID(str(v.objective_id)),
@@ -284,39 +322,39 @@ class KeyResult:
             kind=KeyResultKind(v.kind),
             direction=Direction(v.direction),
             unit=v.unit,
-            start=v.start,
-            target=v.target,
-            current=v.current,
-            weight=v.weight,
+            start=num(v.start),
+            target=num(v.target),
+            current=num(v.current),
+            weight=num(v.weight),
             source=ProgressSource(v.source),
             cadence_days=v.cadence_days,
-            confidence=v.confidence,
+            confidence=fig_or_none(v.confidence),
             last_check_in_at=v.last_check_in_at,
             check_in_count=v.check_in_count,
-            score=v.score,
+            score=fig_or_none(v.score),
             score_reason=v.score_reason,
-            progress=v.progress,
-            attainment=v.attainment,
-            expected_progress=v.expected_progress,
+            progress=fig(v.progress),
+            attainment=fig(v.attainment),
+            expected_progress=fig(v.expected_progress),
             status=Status(v.status),
             outdated=v.outdated,
             grade=enum_of(Grade, v.grade),
             warnings=kr_warnings(v),
             tasks_total=v.tasks_total,
             tasks_done=v.tasks_done,
+            when=when,
         )
 
     @strawberry.field
     async def objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
-        return await load_objective(info, self.objective_id)
+        return await load_objective(info, self.objective_id, self.when)
 
-    @doc.field("Check-ins, newest first.")
+    @doc.field("Check-ins, newest first (as of the same instant as the key result).")
     async def check_ins(
         self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
     ) -> Connection[CheckIn]:
-        ctx = info.context
-        org, kr_id, size = ctx.org, parse_uuid(self.id, "id"), check_first(first)
-        page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
+        kr_id, size = parse_uuid(self.id, "id"), check_first(first)
+        page = await reader(info, self.when).check_ins(kr_id, size, after)
         return connection_from_page(page, CheckIn.from_view)
 
 
@@ -355,9 +393,10 @@ class Objective:
     created_at: datetime
     updated_at: datetime
     version: int
+    when: strawberry.Private[Instant | None] = None
 
     @classmethod
-    def from_view(cls, v: m.ObjectiveView) -> Objective:
+    def from_view(cls, v: m.ObjectiveView, when: Instant | None = None) -> Objective:
         return cls(
             id=strawberry.ID(str(v.id)),
             cycle_id=strawberry.ID(str(v.cycle_id)),
@@ -366,7 +405,7 @@ class Objective:
             title=v.title,
             description=v.description,
             driver=ProgressDriver(v.driver),
-            weight=v.weight,
+            weight=num(v.weight),
             state=ObjectiveState(v.state),
             parent_objective_id=_id(v.parent_objective_id),
             parent_key_result_id=_id(v.parent_key_result_id),
@@ -374,36 +413,36 @@ class Objective:
             carried_over_to_id=_id(v.carried_over_to),
             learnings=v.learnings,
             view=v,
-            progress=v.progress,
-            attainment=objective_attainment(v),
-            expected_progress=v.expected_progress,
+            progress=fig(v.progress),
+            attainment=fig_or_none(objective_attainment(v)),
+            expected_progress=fig(v.expected_progress),
             status=enum_of(Status, v.status),
             outdated=v.outdated,
-            confidence=v.confidence,
-            score=v.score,
+            confidence=fig_or_none(v.confidence),
+            score=fig_or_none(v.score),
             grade=enum_of(Grade, v.grade),
             warnings=list(v.warnings),
             created_at=v.created_at,
             updated_at=v.updated_at,
             version=v.version,
+            when=when,
         )
 
     @strawberry.field
     def key_results(self) -> list[KeyResult]:
-        return [KeyResult.from_view(kr) for kr in self.view.key_results]
+        return [KeyResult.from_view(kr, self.when) for kr in self.view.key_results]
 
     @strawberry.field
     async def cycle(self, info: strawberry.Info[Context, None]) -> Cycle | None:
-        view = await info.context.cycles.load(parse_uuid(self.cycle_id, "cycleId"))
-        return None if view is None else Cycle.from_view(view)
+        return await load_cycle(info, self.cycle_id, self.when)
 
     @strawberry.field
     async def team(self, info: strawberry.Info[Context, None]) -> Team | None:
-        return await load_team(info, self.team_id)
+        return await load_team(info, self.team_id, self.when)
 
     @strawberry.field
     async def parent_objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
-        return await load_objective(info, self.parent_objective_id)
+        return await load_objective(info, self.parent_objective_id, self.when)
 
 
 @strawberry.type
@@ -421,9 +460,10 @@ class Task:
     aligned: bool = strawberry.field(description="Linked to a key result.")
     created_at: datetime
     updated_at: datetime
+    when: strawberry.Private[Instant | None] = None
 
     @classmethod
-    def from_view(cls, v: m.TaskView) -> Task:
+    def from_view(cls, v: m.TaskView, when: Instant | None = None) -> Task:
         return cls(
             id=strawberry.ID(str(v.id)),
             title=v.title,
@@ -438,27 +478,30 @@ class Task:
             aligned=v.key_result_id is not None,
             created_at=v.created_at,
             updated_at=v.updated_at,
+            when=when,
         )
 
     @strawberry.field
     async def key_result(self, info: strawberry.Info[Context, None]) -> KeyResult | None:
         if self.objective_id is None or self.key_result_id is None:
             return None
-        objective = await info.context.objectives.load(parse_uuid(self.objective_id, "objectiveId"))
+        objective = await reader(info, self.when).objectives.load(
+            parse_uuid(self.objective_id, "objectiveId")
+        )
         if objective is None:
             return None
         for kr in objective.key_results:
             if str(kr.id) == self.key_result_id:
-                return KeyResult.from_view(kr)
+                return KeyResult.from_view(kr, self.when)
         return None
 
     @strawberry.field
     async def objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
-        return await load_objective(info, self.objective_id)
+        return await load_objective(info, self.objective_id, self.when)
 
     @strawberry.field
     async def team(self, info: strawberry.Info[Context, None]) -> Team | None:
-        return await load_team(info, self.team_id)
+        return await load_team(info, self.team_id, self.when)
 
 
 @strawberry.type
@@ -471,7 +514,7 @@ class PrioritizedTask:
 
     @classmethod
     def from_view(cls, v: m.PrioritizedTask) -> PrioritizedTask:
-        return cls(task=Task.from_view(v.task), priority=v.priority, aligned=v.aligned)
+        return cls(task=Task.from_view(v.task), priority=fig(v.priority), aligned=v.aligned)
 
 
 @strawberry.type
@@ -493,9 +536,9 @@ class CheckIn:
             position=v.position,
             key_result_id=strawberry.ID(str(v.key_result_id)),
             objective_id=strawberry.ID(str(v.objective_id)),
-            value_before=v.value_before,
-            value=v.value,
-            confidence=v.confidence,
+            value_before=num(v.value_before),
+            value=num(v.value),
+            confidence=fig_or_none(v.confidence),
             note=v.note,
             author=v.author,
             at=v.at,
@@ -538,9 +581,10 @@ class TreeNode:
     children: list[Annotated[TreeNode, strawberry.lazy("api.types")]]
 
     @classmethod
-    def from_view(cls, v: m.TreeNode) -> TreeNode:
+    def from_view(cls, v: m.TreeNode, when: Instant | None = None) -> TreeNode:
         return cls(
-            objective=Objective.from_view(v.objective), children=[cls.from_view(c) for c in v.children]
+            objective=Objective.from_view(v.objective, when),
+            children=[cls.from_view(c, when) for c in v.children],
         )
 
 
@@ -570,9 +614,10 @@ class Dashboard:
     objectives_aligned_ratio: float = strawberry.field(description="Objectives with a parent / all.")
     outdated_key_results: list[KeyResult]
     policy_warnings: list[str]
+    when: strawberry.Private[Instant | None] = None
 
     @classmethod
-    def from_view(cls, v: m.Dashboard) -> Dashboard:
+    def from_view(cls, v: m.Dashboard, when: Instant | None = None) -> Dashboard:
         return cls(
             cycle_id=strawberry.ID(str(v.cycle_id)),
             team_id=_id(v.team_id),
@@ -585,22 +630,22 @@ class Dashboard:
                 StateCount(state=ObjectiveState(s.value), count=v.counts_by_state.get(s.value, 0))
                 for s in ObjectiveState
             ],
-            mean_progress=v.mean_progress,
-            expected_progress=v.expected_progress,
-            alignment_ratio=v.alignment_ratio,
-            objectives_aligned_ratio=v.objectives_aligned_ratio,
-            outdated_key_results=[KeyResult.from_view(k) for k in v.outdated_key_results],
+            mean_progress=fig(v.mean_progress),
+            expected_progress=fig(v.expected_progress),
+            alignment_ratio=fig(v.alignment_ratio),
+            objectives_aligned_ratio=fig(v.objectives_aligned_ratio),
+            outdated_key_results=[KeyResult.from_view(k, when) for k in v.outdated_key_results],
             policy_warnings=list(v.policy_warnings),
+            when=when,
         )
 
     @strawberry.field
     async def cycle(self, info: strawberry.Info[Context, None]) -> Cycle | None:
-        view = await info.context.cycles.load(parse_uuid(self.cycle_id, "cycleId"))
-        return None if view is None else Cycle.from_view(view)
+        return await load_cycle(info, self.cycle_id, self.when)
 
     @strawberry.field
     async def team(self, info: strawberry.Info[Context, None]) -> Team | None:
-        return await load_team(info, self.team_id)
+        return await load_team(info, self.team_id, self.when)
 
 
 @strawberry.type

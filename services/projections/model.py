@@ -306,4 +306,44 @@ class ReadModel(Protocol):
         """By position ascending (keyset on position)."""
 
     def history(self, org: str, aggregate_id: UUID) -> list[AuditEntry]:
-        """Every event of one aggregate, oldest first, with values before and after."""
+        """Every event of one aggregate, oldest first, with values before and after; for a key
+        result's id, the events of its objective that concern that key result."""
+
+    def now(self) -> datetime:
+        """"Now" for read-time figures."""
+
+    def snapshot(
+        self, org: str, *, as_of: datetime | None = None, position: int | None = None, timeout: float = 10.0
+    ) -> InstantReads:
+        """Every view of `org` as of an instant or a log position, rebuilt from the log (time
+        travel); every read of one instant goes through the one snapshot. Close it after use."""
+
+
+class InstantReads(Protocol):
+    """The reads of one org at one past instant (a time-travel snapshot)."""
+
+    at: datetime
+
+    def close(self) -> None: ...
+
+    def cycles(self) -> list[CycleView]: ...
+
+    def cycle(self, cycle_id: UUID) -> CycleView | None: ...
+
+    def teams(self) -> list[TeamView]: ...
+
+    def teams_by_ids(self, ids: list[UUID]) -> list[TeamView | None]: ...
+
+    def objective(self, objective_id: UUID) -> ObjectiveView | None: ...
+
+    def objectives_by_ids(self, ids: list[UUID]) -> list[ObjectiveView | None]: ...
+
+    def key_result(self, key_result_id: UUID) -> KeyResultView | None: ...
+
+    def tree(self, cycle_id: UUID) -> list[TreeNode]: ...
+
+    def dashboard(self, cycle_id: UUID, team_id: UUID | None) -> Dashboard: ...
+
+    def check_ins(self, key_result_id: UUID, first: int, after: str | None) -> Page[CheckInView]: ...
+
+    def task(self, task_id: UUID) -> TaskView | None: ...

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -51,7 +52,7 @@ from projections.runner import (
     read_positions,
     wait_pg_notify,
 )
-from projections.timetravel import queries_as_of
+from projections.timetravel import Snapshot, queries_as_of
 from projections.views import VIEW_NAMES, make_views
 
 
@@ -63,6 +64,7 @@ class SqlReadModel:
         self.app = app
         self.db = db or Database(settings)
         self.signal = PositionSignal()
+        self.clock: Callable[[], datetime] = utc_now
         self.local_runners = 0
         self.local_views: set[str] = set()
         self._listen_stop = threading.Event()
@@ -118,8 +120,38 @@ class SqlReadModel:
             time.sleep(0.01)
 
     # ------------------------------------------------------------------ queries
+    def now(self) -> datetime:
+        """"Now" for read-time figures (the clock is replaceable for tests)."""
+        return self.clock()
+
     def _at(self, at: datetime | None) -> datetime:
-        return at if at is not None else utc_now()
+        return at if at is not None else self.now()
+
+    def snapshot(
+        self,
+        org: str,
+        *,
+        as_of: datetime | None = None,
+        position: int | None = None,
+        timeout: float = 10.0,
+    ) -> Snapshot:
+        """Every view of `org` as of an instant (`as_of`) or a log position (`position`), from
+        the log. Waits until the audit view (the log's index) has reached the log's head (for
+        `as_of`) or `position`, so no event of the instant is missed; close the snapshot after use."""
+        if as_of is not None:
+            head = self.app.max_position()
+            if self._audit_position() < head:
+                self.wait_for(head, timeout)
+            return Snapshot.at_time(self.app, self.db, org, as_of)
+        if position is None:
+            raise ValueError("give as_of or position")
+        if self._audit_position() < position:
+            self.wait_for(position, timeout)
+        return Snapshot.at_position(self.app, self.db, org, position, self.now())
+
+    def _audit_position(self) -> int:
+        with self.db.read() as tx:
+            return read_positions(tx, ["audit"]).get("audit", (0, 0))[0]
 
     def cycles(self, org: str, at: datetime | None = None) -> list[CycleView]:
         with self.db.read() as tx:
@@ -131,11 +163,11 @@ class SqlReadModel:
 
     def teams(self, org: str) -> list[TeamView]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).teams()
+            return Queries(tx, org, self.now()).teams()
 
     def teams_by_ids(self, org: str, ids: list[UUID]) -> list[TeamView | None]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).teams_by_ids(ids)
+            return Queries(tx, org, self.now()).teams_by_ids(ids)
 
     def objective(
         self, org: str, objective_id: UUID, at: datetime | None = None, as_of: datetime | None = None
@@ -179,7 +211,7 @@ class SqlReadModel:
             with queries_as_of(self.app, self.db, org, as_of) as q:
                 return q.tree(cycle_id)
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).tree(cycle_id)
+            return Queries(tx, org, self.now()).tree(cycle_id)
 
     def dashboard(
         self, org: str, cycle_id: UUID, team_id: UUID | None = None, as_of: datetime | None = None
@@ -188,25 +220,29 @@ class SqlReadModel:
             with queries_as_of(self.app, self.db, org, as_of) as q:
                 return q.dashboard(cycle_id, team_id)
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).dashboard(cycle_id, team_id)
+            return Queries(tx, org, self.now()).dashboard(cycle_id, team_id)
 
     def tasks(
         self, org: str, filter: TaskFilter, first: int = 20, after: str | None = None
     ) -> Page[TaskView]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).tasks(filter, first, after)
+            return Queries(tx, org, self.now()).tasks(filter, first, after)
+
+    def task(self, org: str, task_id: UUID) -> TaskView | None:
+        with self.db.read() as tx:
+            return Queries(tx, org, self.now()).task(task_id)
 
     def prioritized_tasks(
         self, org: str, cycle_id: UUID | None, team_id: UUID | None, first: int = 20
     ) -> list[PrioritizedTask]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).prioritized_tasks(cycle_id, team_id, first)
+            return Queries(tx, org, self.now()).prioritized_tasks(cycle_id, team_id, first)
 
     def check_ins(
         self, org: str, key_result_id: UUID, first: int = 20, after: str | None = None
     ) -> Page[CheckInView]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).check_ins(key_result_id, first, after)
+            return Queries(tx, org, self.now()).check_ins(key_result_id, first, after)
 
     def audit_log(
         self,
@@ -216,11 +252,11 @@ class SqlReadModel:
         after: str | None = None,
     ) -> Page[AuditEntry]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).audit_log(filter, first, after)
+            return Queries(tx, org, self.now()).audit_log(filter, first, after)
 
     def history(self, org: str, aggregate_id: UUID) -> list[AuditEntry]:
         with self.db.read() as tx:
-            return Queries(tx, org, utc_now()).history(aggregate_id)
+            return Queries(tx, org, self.now()).history(aggregate_id)
 
 
 def build_read_model(settings: Settings, app: OkrApplication) -> SqlReadModel:
