@@ -96,7 +96,7 @@ def test_worked_example_of_the_design(server: str, org: str) -> None:
     by_title = {kr["title"]: kr for kr in data["keyResults"]}
     for title, _, _, _, value, expected in specs:
         assert by_title[title]["current"] == value
-        assert by_title[title]["progress"] == round(expected, 4)  # figures are rounded to 4 places at the API edge
+        assert by_title[title]["progress"] == round(expected, 4)  # 4 places at the API edge
     assert round(by_title["Trial-to-paid %"]["progress"], 3) == 0.864
     assert data["progress"] == round((0.925 + 19 / 22 + 0.75) / 3, 4)
     single = client.q(

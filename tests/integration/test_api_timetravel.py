@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from graphql import (
-    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
@@ -93,21 +91,31 @@ class World:
         now = utc_now().date()
         self.cycle = client.m(
             "scheduleCycle",
-            {"name": "Q", "start": (now - timedelta(days=30)).isoformat(),
-             "end": (now + timedelta(days=60)).isoformat()},
+            {
+                "name": "Q",
+                "start": (now - timedelta(days=30)).isoformat(),
+                "end": (now + timedelta(days=60)).isoformat(),
+            },
         )["id"]
         client.m("startCycle", {"cycleId": self.cycle})
         self.team = client.m("createTeam", {"name": "Growth"})["id"]
         self.parent = client.m(
-            "draftObjective", {"cycleId": self.cycle, "title": "Parent", "teamId": self.team, "driver": "BOTH"}
+            "draftObjective",
+            {"cycleId": self.cycle, "title": "Parent", "teamId": self.team, "driver": "BOTH"},
         )["id"]
         self.child = client.m("draftObjective", {"cycleId": self.cycle, "title": "Child"})["id"]
         self.krs = [
-            client.m("addKeyResult", {"objectiveId": self.parent, "title": "MQLs", "kind": "NUMERIC",
-                                      "start": 0, "target": 400})["id"],
-            client.m("addKeyResult", {"objectiveId": self.parent, "title": "Launch", "kind": "BOOLEAN"})["id"],
-            client.m("addKeyResult", {"objectiveId": self.child, "title": "Hours", "kind": "NUMERIC",
-                                      "start": 9, "target": 1})["id"],
+            client.m(
+                "addKeyResult",
+                {"objectiveId": self.parent, "title": "MQLs", "kind": "NUMERIC", "start": 0, "target": 400},
+            )["id"],
+            client.m("addKeyResult", {"objectiveId": self.parent, "title": "Launch", "kind": "BOOLEAN"})[
+                "id"
+            ],
+            client.m(
+                "addKeyResult",
+                {"objectiveId": self.child, "title": "Hours", "kind": "NUMERIC", "start": 9, "target": 1},
+            )["id"],
         ]
         client.m("activateObjective", {"objectiveId": self.parent})
         client.m("activateObjective", {"objectiveId": self.child})
@@ -126,11 +134,15 @@ class World:
         elif kind == "unalign":
             c.m_raw("alignObjective", {"objectiveId": self.child})
         elif kind == "retarget" and self.krs:
-            c.m_raw("reviseKeyResult", {"keyResultId": self.krs[0], "target": op[1], "title": f"MQLs {op[1]:.0f}"})
+            c.m_raw(
+                "reviseKeyResult", {"keyResultId": self.krs[0], "target": op[1], "title": f"MQLs {op[1]:.0f}"}
+            )
         elif kind == "add_kr":
             oid = self.parent if op[1] else self.child
-            payload = c.m_raw("addKeyResult", {"objectiveId": oid, "title": "extra", "kind": "NUMERIC",
-                                               "start": 0, "target": 10})
+            payload = c.m_raw(
+                "addKeyResult",
+                {"objectiveId": oid, "title": "extra", "kind": "NUMERIC", "start": 0, "target": 10},
+            )
             if payload["data"] and payload["data"]["addKeyResult"]["id"]:
                 self.krs.append(payload["data"]["addKeyResult"]["id"])
         elif kind == "remove_kr" and len(self.krs) > 3:
@@ -150,8 +162,12 @@ class World:
 
 
 operations = st.one_of(
-    st.tuples(st.just("check_in"), st.integers(0, 5), st.floats(0, 500, allow_nan=False),
-              st.none() | st.floats(0, 1, allow_nan=False)),
+    st.tuples(
+        st.just("check_in"),
+        st.integers(0, 5),
+        st.floats(0, 500, allow_nan=False),
+        st.none() | st.floats(0, 1, allow_nan=False),
+    ),
     st.tuples(st.just("align"), st.booleans()),
     st.tuples(st.just("unalign")),
     st.tuples(st.just("retarget"), st.floats(450, 900, allow_nan=False)),
@@ -227,27 +243,38 @@ def test_as_of_before_anything_existed_and_in_the_future(served: tuple[str, Any,
         assert unknown["errors"][0]["extensions"]["code"] == "CYCLE_NOT_FOUND"
         future = (datetime.now(tz=UTC) + timedelta(hours=1)).isoformat()
         for root in ("objective(id: $x", "keyResult(id: $x", "tree(cycleId: $x", "dashboard(cycleId: $x"):
-            body = client.raw(f"query($x: ID!, $at: DateTime!) {{ {root}, asOf: $at) {{ __typename }} }}",
-                              {"x": world.cycle, "at": future})
+            body = client.raw(
+                f"query($x: ID!, $at: DateTime!) {{ {root}, asOf: $at) {{ __typename }} }}",
+                {"x": world.cycle, "at": future},
+            )
             assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", root
             assert "future" in body["errors"][0]["message"]
     finally:
         client.close()
 
 
-def test_nested_check_ins_and_parents_as_of_an_earlier_instant(served: tuple[str, Any, GraphQLSchema]) -> None:
+def test_nested_check_ins_and_parents_as_of_an_earlier_instant(
+    served: tuple[str, Any, GraphQLSchema],
+) -> None:
     """The reported defect: objective(asOf).keyResults.checkIns showed later check-ins, and
     keyResult(asOf).objective answered live state (CLOSED, 0.93) where it was DRAFT, 0.0."""
     url, _, _ = served
     client = Client(url, token(f"tt-api-{uuid4().hex[:8]}"))
     try:
         now = utc_now().date()
-        cycle = client.m("scheduleCycle", {"name": "Q", "start": (now - timedelta(days=10)).isoformat(),
-                                           "end": (now + timedelta(days=80)).isoformat()})["id"]
+        cycle = client.m(
+            "scheduleCycle",
+            {
+                "name": "Q",
+                "start": (now - timedelta(days=10)).isoformat(),
+                "end": (now + timedelta(days=80)).isoformat(),
+            },
+        )["id"]
         client.m("startCycle", {"cycleId": cycle})
         oid = client.m("draftObjective", {"cycleId": cycle, "title": "O"})["id"]
-        kr = client.m("addKeyResult", {"objectiveId": oid, "title": "k", "kind": "NUMERIC", "start": 0,
-                                       "target": 100})["id"]
+        kr = client.m(
+            "addKeyResult", {"objectiveId": oid, "title": "k", "kind": "NUMERIC", "start": 0, "target": 100}
+        )["id"]
         client.m("addKeyResult", {"objectiveId": oid, "title": "k2", "kind": "BOOLEAN"})
         t_draft = utc_now()
         client.m("activateObjective", {"objectiveId": oid})
@@ -267,17 +294,25 @@ def test_nested_check_ins_and_parents_as_of_an_earlier_instant(served: tuple[str
         assert draft["objective"]["state"] == "DRAFT"
         assert draft["objective"]["keyResults"][0]["checkIns"]["totalCount"] == 0
         assert draft["keyResult"]["objective"] == {
-            "title": "O", "state": "DRAFT", "progress": 0.0,
-            "keyResults": [{"current": 0.0, "checkIns": {"totalCount": 0}},
-                           {"current": 0.0, "checkIns": {"totalCount": 0}}],
+            "title": "O",
+            "state": "DRAFT",
+            "progress": 0.0,
+            "keyResults": [
+                {"current": 0.0, "checkIns": {"totalCount": 0}},
+                {"current": 0.0, "checkIns": {"totalCount": 0}},
+            ],
         }
         one = client.q(query, {"o": oid, "k": kr, "at": t_one.isoformat()})
         assert one["objective"]["state"] == "ACTIVE"
-        assert one["objective"]["keyResults"][0]["checkIns"] == {"totalCount": 1, "edges": [{"node": {"value": 40.0}}]}
+        assert one["objective"]["keyResults"][0]["checkIns"] == {
+            "totalCount": 1,
+            "edges": [{"node": {"value": 40.0}}],
+        }
         assert one["keyResult"]["objective"]["state"] == "ACTIVE"
         assert one["keyResult"]["objective"]["progress"] == 0.2
         live = client.q(
-            "query($o: ID!) { objective(id: $o) { title state } }", {"o": oid},
+            "query($o: ID!) { objective(id: $o) { title state } }",
+            {"o": oid},
             **{"X-Consistent-With": str(position)},
         )
         assert live["objective"] == {"title": "O later", "state": "CLOSED"}
