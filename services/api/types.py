@@ -358,10 +358,6 @@ class KeyResult:
         return connection_from_page(page, CheckIn.from_view)
 
 
-def objective_attainment(v: m.ObjectiveView) -> float | None:
-    return f.weighted_mean((kr.attainment, kr.weight) for kr in v.key_results)
-
-
 @strawberry.type
 class Objective:
     id: strawberry.ID
@@ -381,14 +377,20 @@ class Objective:
     view: strawberry.Private[m.ObjectiveView]
     progress: float = strawberry.field(description="Roll-up per driver, 0-1.")
     attainment: float | None = strawberry.field(
-        description="Weighted mean of the key results' unclamped attainment (null without key results)."
+        description=(
+            "The same roll-up as progress (same driver: key results and/or aligned children) of"
+            " unclamped values: over-achievement stays visible (null with nothing to measure)."
+        )
     )
     expected_progress: float
     status: Status | None = strawberry.field(description="The worst key result's status.")
     outdated: bool
     confidence: float | None = strawberry.field(description="The lowest latest key-result confidence.")
-    score: float | None
-    grade: Grade | None
+    score: float | None = strawberry.field(
+        description="Null until CLOSED; then the closing score (per driver), or the owner's override."
+    )
+    score_reason: str | None = strawberry.field(description="Why the owner overrode the closing score.")
+    grade: Grade | None = strawberry.field(description="Of score: GREEN >= 0.7, YELLOW >= 0.4, else RED.")
     warnings: list[str]
     created_at: datetime
     updated_at: datetime
@@ -414,12 +416,13 @@ class Objective:
             learnings=v.learnings,
             view=v,
             progress=fig(v.progress),
-            attainment=fig_or_none(objective_attainment(v)),
+            attainment=fig_or_none(v.attainment),
             expected_progress=fig(v.expected_progress),
             status=enum_of(Status, v.status),
             outdated=v.outdated,
             confidence=fig_or_none(v.confidence),
             score=fig_or_none(v.score),
+            score_reason=v.score_reason,
             grade=enum_of(Grade, v.grade),
             warnings=list(v.warnings),
             created_at=v.created_at,
