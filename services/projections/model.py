@@ -113,7 +113,7 @@ class ObjectiveView:
     learnings: str
     key_results: list[KeyResultView]
     progress: float  # roll-up per driver (key results and/or aligned children), clamped [0, 1]
-    attainment: float | None  # the same roll-up, same driver, of unclamped attainments
+    attainment: float | None  # the same roll-up, same driver, unclamped; None: nothing to roll up
     expected_progress: float  # 0 while the cycle is PLANNED
     status: str | None  # worst KR / children status; None when it has nothing to measure
     outdated: bool  # any KR outdated

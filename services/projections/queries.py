@@ -138,6 +138,7 @@ class Queries:
         self._children: dict[str, list[str]] = {}
         self._progress: dict[str, tuple[float, float]] = {}
         self._statuses: dict[str, f.Status | None] = {}
+        self._measured: dict[str, bool] = {}  # the driver has inputs (key results / children)
         self._team_names: dict[str, str] | None = None
         self._team_counts: dict[tuple[str, str], int] | None = None
 
@@ -314,6 +315,9 @@ class Queries:
                 assert row is not None
                 children.append((self._objective_figures(child, stack | {oid}), row["weight"]))
         driver = obj["driver"]
+        self._measured[oid] = bool(
+            (krs and driver != "ALIGNED_OBJECTIVES") or (children and driver != "KEY_RESULTS")
+        )
         value = (
             f.objective_progress([(p[0], w) for p, w in krs], [(c[0], w) for c, w in children], driver),
             f.objective_attainment([(p[1], w) for p, w in krs], [(c[1], w) for c, w in children], driver),
@@ -463,7 +467,7 @@ class Queries:
             learnings=obj["learnings"],
             key_results=krs,
             progress=progress,
-            attainment=attainment,
+            attainment=attainment if self._measured[oid] else None,
             expected_progress=expected,
             status=None if worst is None else worst.value,
             outdated=any(kr.outdated for kr in krs),

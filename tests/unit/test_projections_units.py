@@ -608,3 +608,19 @@ def test_schema_of_an_older_release_gains_the_new_columns(memory_app: OkrApplica
         assert view.score is None
     finally:
         db.close()
+
+
+def test_attainment_is_null_with_nothing_to_roll_up(
+    memory_app: OkrApplication, memory_db: Database, org: str
+) -> None:
+    """An objective whose driver has no inputs (no key result / no counted child) has no attainment."""
+    with request_context(system_context(org, "alice")):
+        c = _q1(memory_app)
+        empty = memory_app.draft_objective(cycle_id=c, title="Empty").id
+        lonely = memory_app.draft_objective(cycle_id=c, title="Lonely", driver="ALIGNED_OBJECTIVES").id
+        memory_app.add_key_result(lonely, title="own", kind="BOOLEAN")
+    project(memory_app, memory_db)
+    with memory_db.read() as tx:
+        q = Queries(tx, org, AT)
+        views = [q.objective_view(str(empty)), q.objective_view(str(lonely))]
+    assert [(v.progress, v.attainment) for v in views if v is not None] == [(0.0, None), (0.0, None)]
