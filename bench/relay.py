@@ -131,6 +131,7 @@ def measure_lag(settings: Settings, rate: float, seconds: float) -> dict[str, fl
     app.add_commit_listener(lambda position: commits.__setitem__(position, time.perf_counter()))
     with request_context(system_context(ORG, "bench")):
         cycle = app.schedule_cycle(name="Q", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
+        app.start_cycle(cycle)
         objective = app.draft_objective(cycle_id=cycle, title="Lag").id
         kr = app.add_key_result(objective, title="KR", kind="NUMERIC", start=0, target=1e9).id
         app.activate_objective(objective)

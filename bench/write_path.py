@@ -39,6 +39,7 @@ from servers import postgres_server
 
 def _objective(app: OkrApplication, n_krs: int = 3) -> tuple[UUID, list[UUID]]:
     cycle = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+    app.start_cycle(cycle)
     objective = app.draft_objective(cycle_id=cycle, title="Bench objective").id
     krs = [
         app.add_key_result(objective, title=f"KR {i}", kind="NUMERIC", start=0, target=1000).id

@@ -709,7 +709,7 @@ class OkrApplication(Application[UUID]):
                 index.record(objective.id, objective.team_id, objective.state)
             cycle.close()
             to_save: list[OkrAggregate] = [*order]
-            if index.pending_events:
+            if index.objectives and index.pending_events:  # (no empty index for an empty cycle)
                 to_save.append(index)
             to_save.append(cycle)
             return _Outcome(to_save, cycle.id, extra={"closedObjectives": ",".join(str(o.id) for o in order)})

@@ -54,6 +54,7 @@ EXPECTED_TYPES = {
             "KeyResultCheckedIn",
             "KeyResultScored",
             "KeyResultTaskRecorded",
+            "ObjectiveScored",
         )
     ),
     *(
@@ -84,7 +85,7 @@ def test_committed_files_match_the_code() -> None:
 
 
 def test_every_public_event_type_has_a_contract_and_no_internal_one() -> None:
-    """Exactly the 31 public event types are published; internal bookkeeping never is."""
+    """Exactly the 32 public event types are published; internal bookkeeping never is."""
     assert {c.type for c in contracts()} == EXPECTED_TYPES
     assert not any(c.topic.startswith("okr.domain.internal:") for c in contracts())
     assert {p.name for p in EVENTS_DIR.glob("*.json")} == {f"{t}.json" for t in EXPECTED_TYPES}
@@ -125,6 +126,7 @@ def test_type_hints_map_to_json_types() -> None:
     assert configured["properties"] == {
         "strict_policies": {"type": "boolean"},
         "cadence_days": {"type": "integer"},
+        "check_ins_open_to_all": {"type": "boolean"},
     }
 
 
@@ -164,6 +166,7 @@ def test_cloudevents_of_real_events_validate(memory_app: OkrApplication, org: st
     """CloudEvents built from real events carry the documented attributes and validate."""
     with request_context(system_context(org, "alice")):
         cycle = memory_app.schedule_cycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
+        memory_app.start_cycle(cycle)
         objective_id = memory_app.draft_objective(cycle_id=cycle, title="Grow").id
         kr = memory_app.add_key_result(objective_id, title="MQLs", kind="NUMERIC", start=0, target=400).id
         memory_app.activate_objective(objective_id)

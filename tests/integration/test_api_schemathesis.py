@@ -25,6 +25,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with ThreadedServer(create_app(settings)) as running:
         client = Client(running.url, token(ORG))
         cycle = client.m("scheduleCycle", {"name": "2026-Q1", "start": "2026-01-01", "end": "2026-03-31"})
+        client.m("startCycle", {"cycleId": cycle["id"]})
         objective = client.m("draftObjective", {"cycleId": cycle["id"], "title": "Fuzzed"})
         kr = client.m("addKeyResult", {"objectiveId": objective["id"], "title": "KR", "kind": "PERCENTAGE"})
         client.m("activateObjective", {"objectiveId": objective["id"]})

@@ -64,6 +64,7 @@ def seeded(api: Api, org: str) -> dict[str, str]:
     """An org with an active objective and one key result; returns ids and an admin client's token."""
     admin = api.client(token(org))
     cycle = admin.m("scheduleCycle", {"name": "2026-Q1", "start": "2026-01-01", "end": "2026-03-31"})
+    admin.m("startCycle", {"cycleId": cycle["id"]})  # check-ins go into ACTIVE cycles only
     objective = admin.m("draftObjective", {"cycleId": cycle["id"], "title": "Grow"})
     kr = admin.m(
         "addKeyResult", {"objectiveId": objective["id"], "title": "MQLs", "kind": "NUMERIC", "target": 400}
@@ -183,6 +184,9 @@ def test_member_checks_in_but_cannot_draft(api: Api, seeded: dict[str, str]) -> 
     position = admin.m("addTeamMember", {"teamId": team, "userId": "mia"})["position"]
     me = member.q("{ me { userId teams { name } } }", None, **{"X-Consistent-With": str(position)})
     assert me["me"] == {"userId": "mia", "teams": [{"name": "Growth"}]}
+    outside = member.m_raw("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 10})
+    assert outside["data"]["checkInKeyResult"]["errors"][0]["code"] == "FORBIDDEN"  # not her team's
+    admin.m("reviseObjective", {"objectiveId": seeded["objective"], "teamId": team})
     assert member.m("checkInKeyResult", {"keyResultId": seeded["kr"], "value": 10})["position"] > 0
     result = member.m_raw("draftObjective", {"cycleId": seeded["cycle"], "title": "Mine"})
     assert result["data"]["draftObjective"]["errors"][0]["code"] == "FORBIDDEN"

@@ -39,6 +39,7 @@ def publish_org(settings: Settings, org: str, value: float) -> dict[str, str]:
     app = build_application(settings)
     with request_context(system_context(org, "alice")):
         cycle = app.schedule_cycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
+        app.start_cycle(cycle)
         objective = app.draft_objective(cycle_id=cycle, title="Grow").id
         mqls = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
         hours = app.add_key_result(objective, title="Hours", kind="NUMERIC", start=9, target=1).id

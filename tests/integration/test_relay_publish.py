@@ -90,7 +90,7 @@ def public_events(app: OkrApplication) -> list[Any]:
 
 
 def every_event_type(app: OkrApplication, org: str) -> None:
-    """Commands that produce each of the 31 public event types at least once."""
+    """Commands that produce each of the 32 public event types at least once."""
     with request_context(system_context(org, "alice")):
         app.configure_org(strict_policies=False, cadence_days=7)
         app.configure_org(strict_policies=False, cadence_days=14)
@@ -129,6 +129,7 @@ def every_event_type(app: OkrApplication, org: str) -> None:
         app.score_key_result(trials, score=0.5, reason="partly there")
         app.carry_over_objective(objective, target_cycle_id=q2)
         app.close_objective(objective, learnings="webinars work")
+        app.score_objective(objective, score=0.9, reason="the webinars mattered most")
         app.abandon_objective(parent, reason="merged")
         app.close_cycle(q1)
 

@@ -24,6 +24,7 @@ HS = JwtKeys("HS256", SECRET, SECRET)
 
 def _seed(app: OkrApplication) -> dict[str, str]:
     cycle = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+    app.start_cycle(cycle)
     objective = app.draft_objective(cycle_id=cycle, title="Grow").id
     kr = app.add_key_result(objective, title="MQLs", kind="NUMERIC", target=400).id
     app.activate_objective(objective)
