@@ -160,7 +160,8 @@ def _run(app: OkrApplication, steps: list[tuple[str, int, int, float, float]]) -
     ids.update(objectives)
     ids.update(tasks)
     # the write side's indexes are aggregates too (snapshotted like the others)
-    for candidate in [*(CycleIndex.id_for(c) for c in cycles), *(ChildrenIndex.id_for(o) for o in objectives)]:
+    indexes = [*(CycleIndex.id_for(c) for c in cycles), *(ChildrenIndex.id_for(o) for o in objectives)]
+    for candidate in indexes:
         try:
             app.repository.get(candidate)
         except AggregateNotFoundError:

@@ -91,7 +91,7 @@ def test_close_cycle_can_close_and_score_active_objectives_atomically(plan: Plan
     """closeActiveObjectives closes and scores each active objective in the cycle's own write."""
     app = plan.app
     app.check_in(plan.krs[0], value=80)
-    other, other_krs = _objective(app, plan.cycle, "Ship")
+    other, _ = _objective(app, plan.cycle, "Ship")
     app.activate_objective(other)
     result = app.close_cycle(plan.cycle, close_active_objectives=True)
     assert app.get_cycle(plan.cycle).state == "CLOSED"
@@ -543,7 +543,7 @@ def test_configure_org_changes_only_the_fields_given(plan: Plan) -> None:
     app = plan.app
     app.configure_org(strict_policies=True, cadence_days=14)
     app.configure_org(check_ins_open_to_all=True)
-    org = app._organization()  # noqa: SLF001
+    org = app._organization()
     assert org is not None
     assert (org.strict_policies, org.cadence_days, org.check_ins_open_to_all) == (True, 14, True)
     app.configure_org(cadence_days=10)
