@@ -161,10 +161,10 @@ class Context(BaseContext):
     # ------------------------------------------------------------------ readers (per request)
     def reset_loaders(self) -> None:
         """Forget cached loads and snapshots (a WebSocket connection keeps one context for many
-        operations, and a subscription resolves each event afresh)."""
-        readers, self._readers = self._readers, {}
-        for reader in readers.values():
-            reader.close()
+        operations, and a subscription resolves each event afresh). Readers are only dropped,
+        not closed: an operation running beside this one on the same connection may still hold
+        one; a snapshot's in-memory database is freed with its last reference."""
+        self._readers = {}
 
     def reader(self, when: Instant | None = None) -> Reader:
         """The reads of one instant in this request: live (None), as of a time or a log
