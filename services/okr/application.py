@@ -149,6 +149,9 @@ class OkrApplication(Application[UUID]):
         self._kr_objectives: dict[tuple[str, UUID], UUID] = {}
         # (org, cycle id) -> name of a CLOSED cycle (terminal, so safe to remember)
         self._closed_cycles: dict[tuple[str, UUID], str] = {}
+        # (org, cycle id) -> name of a cycle seen ACTIVE: trusted only for ACTIVE objectives
+        # (see _cycle_state)
+        self._active_cycles: dict[tuple[str, UUID], str] = {}
         self._commit_listeners: list[Callable[[int], None]] = []
         if on_commit is not None:
             self._commit_listeners.append(on_commit)
@@ -594,33 +597,45 @@ class OkrApplication(Application[UUID]):
         return pairs
 
     # ------------------------------------------------------------------ frozen cycles
-    def _cycle_state(self, cycle_id: UUID) -> tuple[str, str]:
-        """(state, name) of an objective's cycle; CLOSED cycles are remembered (terminal)."""
-        key = (current_context().org_id, cycle_id)
+    def _cycle_state(self, objective: Objective) -> tuple[str, str]:
+        """(state, name) of an objective's cycle. CLOSED is terminal, so it is remembered. An
+        ACTIVE cycle is remembered too, but trusted only for an ACTIVE objective (the hot path of
+        check-ins): closing a cycle writes to each of its active objectives (or is refused), so
+        a command on a stale copy conflicts on save and its retry sees the objective closed.
+        Everything else reads the cycle fresh (another process may have started or closed it)."""
+        key = (current_context().org_id, objective.cycle_id)
         name = self._closed_cycles.get(key)
         if name is not None:
             return CycleState.CLOSED.value, name
-        cycle = self._load(Cycle, cycle_id, CycleNotFoundError, "cycle")
+        if objective.state == ObjectiveState.ACTIVE.value:
+            name = self._active_cycles.get(key)
+            if name is not None:
+                return CycleState.ACTIVE.value, name
+        cycle = self._load(Cycle, objective.cycle_id, CycleNotFoundError, "cycle")
+        if len(self._closed_cycles) + len(self._active_cycles) > 100_000:
+            self._closed_cycles.clear()
+            self._active_cycles.clear()
         if cycle.is_closed:
-            if len(self._closed_cycles) > 100_000:
-                self._closed_cycles.clear()
+            self._active_cycles.pop(key, None)
             self._closed_cycles[key] = cycle.name
+        elif cycle.state == CycleState.ACTIVE.value:
+            self._active_cycles[key] = cycle.name
         return cycle.state, cycle.name
 
     def _is_frozen(self, objective: Objective) -> bool:
-        return self._cycle_state(objective.cycle_id)[0] == CycleState.CLOSED.value
+        return self._cycle_state(objective)[0] == CycleState.CLOSED.value
 
     def _check_not_frozen(self, objective: Objective, field_name: str | None = None) -> None:
         """Objectives of a closed cycle are frozen: no check-ins, key-result changes, scores,
         revisions, alignments, activations or newly linked tasks."""
-        state, name = self._cycle_state(objective.cycle_id)
+        state, name = self._cycle_state(objective)
         if state == CycleState.CLOSED.value:
             raise CycleClosedError(
                 f"cycle {name} is closed: its objectives accept no changes", field=field_name
             )
 
     def _check_cycle_accepts_check_ins(self, objective: Objective) -> None:
-        state, name = self._cycle_state(objective.cycle_id)
+        state, name = self._cycle_state(objective)
         if state == CycleState.CLOSED.value:
             raise CycleClosedError(
                 f"cycle {name} is closed: its key results accept no check-ins", field="keyResultId"
@@ -708,8 +723,10 @@ class OkrApplication(Application[UUID]):
                 objective.close("", self._child_scores(objective, active))
                 index.record(objective.id, objective.team_id, objective.state)
             cycle.close()
+            self._active_cycles.pop((current_context().org_id, cycle.id), None)
             to_save: list[OkrAggregate] = [*order]
-            if index.objectives and index.pending_events:  # (no empty index for an empty cycle)
+            if index.objectives:  # (an empty cycle gets no index)
+                index.seal()  # conflicts with a concurrent draft/activation recorded here
                 to_save.append(index)
             to_save.append(cycle)
             return _Outcome(to_save, cycle.id, extra={"closedObjectives": ",".join(str(o.id) for o in order)})

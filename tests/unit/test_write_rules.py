@@ -563,3 +563,22 @@ def test_messages_are_pluralised(plan: Plan) -> None:
     oid = app.draft_objective(cycle_id=plan.cycle, title="Solo").id
     app.add_key_result(oid, title="only", kind="BOOLEAN")
     assert "1 key result;" in app.activate_objective(oid).warnings[0]
+
+
+def test_closing_a_cycle_conflicts_with_a_concurrent_activation(plan: Plan) -> None:
+    """The close saves the cycle's index, so an activation prepared before it conflicts on save."""
+    from eventsourcing.persistence import IntegrityError
+
+    from okr.domain.internal import CycleIndex
+
+    app = plan.app
+    draft, _ = _objective(app, plan.cycle, "Racing")
+    stale_index = app.repository.get(CycleIndex.id_for(plan.cycle))
+    stale_objective = app.repository.get(draft)
+    assert isinstance(stale_index, CycleIndex) and isinstance(stale_objective, Objective)
+    stale_objective.activate(strict_policies=False)  # as another process would, before the close
+    stale_index.record(draft, None, "ACTIVE")
+    app.close_cycle(plan.cycle, close_active_objectives=True)
+    with pytest.raises(IntegrityError):
+        app.save(stale_objective, stale_index)
+    assert app.get_objective(draft).state == "DRAFT"

@@ -52,6 +52,7 @@ class CycleIndex(OkrAggregate):
     def __init__(self, cycle_id: UUID) -> None:
         self.cycle_id = cycle_id
         self.objectives: dict[str, list[str | None]] = {}
+        self.cycle_closed = False
 
     def entry(self, objective_id: UUID) -> tuple[str | None, str] | None:
         found = self.objectives.get(str(objective_id))
@@ -67,6 +68,15 @@ class CycleIndex(OkrAggregate):
     @event("ObjectiveRecorded")
     def _recorded(self, objective_id: UUID, team_id: str | None, state: str) -> None:
         self.objectives[str(objective_id)] = [team_id, state]
+
+    def seal(self) -> None:
+        """Marks the cycle closed: saved with the close, so a concurrent command that records
+        an objective here (draft, activation, team move) conflicts and is retried."""
+        self._sealed()
+
+    @event("CycleClosed")
+    def _sealed(self) -> None:
+        self.cycle_closed = True
 
     def with_state(self, state: str) -> list[UUID]:
         return [UUID(oid) for oid, (_, s) in self.objectives.items() if s == state]
