@@ -433,6 +433,34 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
     return ids
 
 
+def plural(n: int, word: str) -> str:
+    """`1 objective`, `2 objectives`, `1 check-in`, `3 check-ins`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+_LOADED = (
+    ("team", "okr.domain.team:Team.Created"),
+    ("objective", "okr.domain.objective:Objective.Drafted"),
+    ("key result", "okr.domain.objective:Objective.KeyResultAdded"),
+    ("check-in", "okr.domain.objective:Objective.KeyResultCheckedIn"),
+    ("task", "okr.domain.task:Task.Created"),
+)
+
+
+def loaded_summary(app: OkrApplication, after: int) -> str:
+    """What the log gained after position `after`: '2 teams, 6 objectives, ...'."""
+    counts: dict[str, int] = {}
+    start = after + 1
+    while True:
+        page = app.recorder.select_notifications(start, 5000)
+        for n in page:
+            counts[n.topic] = counts.get(n.topic, 0) + 1
+        if len(page) < 5000:
+            break
+        start = page[-1].id + 1
+    return ", ".join(plural(counts.get(topic, 0), word) for word, topic in _LOADED)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     app = build_application(settings)
@@ -446,8 +474,12 @@ def run(args: argparse.Namespace) -> int:
         if org_exists(app, org):
             print(f"okr demo: org {org!r} already exists; nothing was loaded (use --org for a fresh one)")
             return 0
+        before = app.max_position()
         ids = load_demo(app, org, scale)
-        print(f"loaded the demo org {org!r}: {app.max_position()} events in the log")
+        print(
+            f"loaded the demo org {org!r}: {loaded_summary(app, before)}"
+            f" ({plural(app.max_position(), 'event')} in the log)"
+        )
         print(f"  current cycle: {ids['cycle']}")
         try:
             keys = resolve_keys(settings)
@@ -455,7 +487,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  (no token printed: {exc})")
             return 0
         if keys.signing_key is not None:
-            print("  admin token for it (24 h):")
+            print(f"  admin token for org {org!r} (24 h; `okr token --org {org}` mints more):")
             print(f"  Authorization: Bearer {mint(keys, org=org, user='admin', roles=['admin'])}")
         else:
             print(f"  sign tokens for org {org!r} with your identity provider (RS256)")

@@ -35,15 +35,23 @@ def _serve(p: argparse.ArgumentParser) -> None:
 
 @command("token", "mint a JWT for a user of an org", "api.serve:mint_token")
 def _token(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--org", required=True)
-    p.add_argument("--user", required=True)
-    p.add_argument("--role", action="append", choices=["admin", "lead", "member", "viewer"], required=True)
-    p.add_argument("--ttl-hours", type=float, default=24.0)
+    p.add_argument("--org", required=True, help="the org the token is for (claim `org`), e.g. demo")
+    p.add_argument("--user", required=True, help="the user id (claim `sub`), e.g. gia")
+    p.add_argument(
+        "--role",
+        action="append",
+        choices=["admin", "lead", "member", "viewer"],
+        required=True,
+        help="a role of the user (repeatable: --role lead --role member)",
+    )
+    p.add_argument("--ttl-hours", type=float, default=24.0, help="hours until the token expires (default 24)")
 
 
 @command("demo", "load a realistic example org (support + growth teams)", "api.demo:run")
 def _demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--org", default="demo")
+    p.add_argument(
+        "--org", default="demo", help="the org to load (default demo); an existing org is left alone"
+    )
     p.add_argument("--objectives", type=int, default=0, help="add a synthetic team with N objectives")
     p.add_argument("--key-results", type=int, default=4, help="key results per synthetic objective")
     p.add_argument("--tasks", type=int, default=0, help="tasks per synthetic key result")
@@ -106,9 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     available = _available()
     parser = build_parser(available)
     args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 0
+    if not args.command:  # a command is required: help on stderr, the usage-error exit code
+        parser.print_help(sys.stderr)
+        return 2
     module_name, func_name = available[args.command][2].split(":")
     handler: Handler = getattr(importlib.import_module(module_name), func_name)
     return handler(args)

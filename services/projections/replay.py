@@ -261,15 +261,35 @@ def digest(db: Database, views: Sequence[View]) -> str:
     return h.hexdigest()
 
 
+def _bar_columns(width: int) -> list[Any]:
+    """Progress-bar columns that fit `width` terminal columns (rich adapts the bar itself)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    if width >= 80:
+        return [
+            BarColumn(bar_width=None),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>9} events/s"),
+            TimeElapsedColumn(),
+        ]
+    if width >= 50:
+        return [BarColumn(bar_width=None), MofNCompleteColumn(), TimeElapsedColumn()]
+    return [BarColumn(bar_width=None), TaskProgressColumn(), TimeElapsedColumn()]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def run(args: argparse.Namespace) -> int:
     """CLI target of `okr replay`."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress
 
     from okr.settings import load_settings
     from okr.wiring import build_application
 
-    console = Console(stderr=True)
+    console = Console(stderr=True)  # width: the terminal's, or COLUMNS (80 when not a terminal)
     try:
         views = make_views(getattr(args, "name", None))
     except ValueError as exc:
@@ -282,14 +302,9 @@ def run(args: argparse.Namespace) -> int:
     verify_mode = bool(getattr(args, "verify", False))
     label = "verifying" if verify_mode else "rebuilding"
     try:
-        with Progress(
-            TextColumn(f"{label} {'+'.join(v.name for v in views)}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>10} events/s"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        # the view names on a line of their own (wrapped to the terminal), then a bar that fits
+        console.print(f"{label} {_plural(len(views), 'view')}: {', '.join(v.name for v in views)}")
+        with Progress(*_bar_columns(console.width), console=console) as bar:
             task = bar.add_task(label, total=max(app.max_position(), 1), rate="-")
             t0 = time.perf_counter()
 
@@ -306,15 +321,18 @@ def run(args: argparse.Namespace) -> int:
             for line in diffs:
                 print(line)
             if diffs:
-                print(f"{len(diffs)} difference(s) between the live views and the log", file=sys.stderr)
+                print(
+                    f"{_plural(len(diffs), 'difference')} between the live views and the log", file=sys.stderr
+                )
                 return 1
-            print(f"views {', '.join(v.name for v in views)} match the log ({elapsed:.1f}s)")
+            verb = "matches" if len(views) == 1 else "match"
+            print(f"{_plural(len(views), 'view')} {verb} the log ({elapsed:.1f}s):")
+            for view in views:
+                print(f"  {view.name}")
             return 0
-        print(
-            "rebuilt "
-            + ", ".join(f"{name} (position {pos})" for name, pos in positions.items())
-            + f" in {elapsed:.1f}s"
-        )
+        print(f"rebuilt {_plural(len(views), 'view')} in {elapsed:.1f}s:")
+        for name, pos in positions.items():
+            print(f"  {name} at position {pos}")
         return 0
     finally:
         db.close()
