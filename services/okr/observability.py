@@ -77,6 +77,9 @@ class ContextFilter(logging.Filter):
         for name, value in zip(CONTEXT_FIELDS, values, strict=True):
             if not hasattr(record, name):
                 setattr(record, name, value)
+        # uvicorn adds a terminal-coloured copy of its message (ANSI escapes): JSON lines carry
+        # the plain `message` only
+        record.__dict__.pop("color_message", None)
         return True
 
 

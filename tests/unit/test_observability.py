@@ -55,6 +55,17 @@ def test_log_line_is_json_with_the_request_contexts_ids(log_stream: io.StringIO)
     assert "time" in line
 
 
+def test_uvicorns_coloured_message_copy_is_dropped(log_stream: io.StringIO) -> None:
+    """uvicorn's `color_message` (ANSI escapes) never reaches the JSON line."""
+    coloured = "\x1b[32mGET /graphql\x1b[0m 200"
+    logging.getLogger("uvicorn.access").info("GET /graphql 200", extra={"color_message": coloured})
+    raw = log_stream.getvalue()
+    (line,) = _lines(log_stream)
+    assert line["message"] == "GET /graphql 200"
+    assert "color_message" not in line
+    assert "\x1b" not in raw and "\\u001b" not in raw
+
+
 def test_log_line_outside_a_request_has_null_ids(log_stream: io.StringIO) -> None:
     """Outside any request the context fields are present and null (never another request's ids)."""
     with request_context(system_context("acme", "bob")):
