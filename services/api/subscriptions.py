@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Annotated, cast
 
@@ -52,6 +53,19 @@ def to_event(e: FeedEvent) -> Event:
     )
 
 
+async def _check_after(ctx: Context, after_position: int | None) -> None:
+    """A resume position must be one the log has reached (as `consistentWith` in queries): one
+    beyond the head would be accepted and never yield."""
+    if after_position is None:
+        return
+    if after_position < 0:
+        raise BadInputError("afterPosition must be a log position (>= 0)", field="afterPosition")
+    if after_position > await asyncio.to_thread(ctx.app.max_position):
+        raise BadInputError(
+            f"afterPosition {after_position} is beyond the last written position", field="afterPosition"
+        )
+
+
 @strawberry.type
 class Subscription:
     @doc.subscription("This org's events as they happen (in log order).")
@@ -65,6 +79,7 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
+        await _check_after(ctx, after_position)
         types, names, aggregate = (filter or EventFilter()).matcher()
 
         def accept(e: FeedEvent) -> bool:
@@ -91,6 +106,7 @@ class Subscription:
         ] = None,
     ) -> AsyncGenerator[Objective, None]:
         ctx = info.context
+        await _check_after(ctx, after_position)
         org, oid = ctx.org, parse_uuid(id, "id")
         if not (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]:
             raise NotFoundApiError(f"objective {oid} not found", field="id")

@@ -160,3 +160,29 @@ def test_no_negative_zero_and_rounded_figures_anywhere(server: str) -> None:
         assert data["keyResults"][1]["progress"] == 0.86  # 2.58 / 3 = 0.8600000000000001
     finally:
         client.close()
+
+
+def test_subscriptions_refuse_a_resume_position_beyond_the_log(server: str) -> None:
+    """events/objectiveChanged(afterPosition) beyond the head is BAD_USER_INPUT, like consistentWith
+    (it was accepted and never yielded)."""
+    from e2e.apiserver import Subscription
+
+    org = f"pay-{uuid.uuid4().hex[:8]}"
+    client = Client(server, token(org))
+    try:
+        oid, _ = _objective(client, NUMERIC, {"title": "b", "kind": "BOOLEAN"})
+        beyond = 2**31 - 1  # the largest GraphQL Int, far beyond this log
+        for query, variables in (
+            ("subscription($a: Int) { events(afterPosition: $a) { position } }", {"a": beyond}),
+            (
+                "subscription($o: ID!, $a: Int) { objectiveChanged(id: $o, afterPosition: $a) { id } }",
+                {"o": oid, "a": beyond},
+            ),
+            ("subscription($a: Int) { events(afterPosition: $a) { position } }", {"a": -1}),
+        ):
+            with Subscription(server, token(org), query, variables) as sub, pytest.raises(Exception) as err:
+                sub.next(timeout=10)
+            assert "BAD_USER_INPUT" in str(err.value), str(err.value)
+            assert "afterPosition" in str(err.value)
+    finally:
+        client.close()
