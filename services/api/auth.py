@@ -18,7 +18,9 @@ import jwt
 
 from okr.application import ROLES
 from okr.domain import RequestContext
+from okr.domain.base import check_display_text
 from okr.domain.context import ORG_ID_PATTERN
+from okr.domain.errors import ValidationError
 from okr.settings import Settings
 
 SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
@@ -127,6 +129,10 @@ def decode_token(token: str, keys: JwtKeys) -> Principal:
         raise AuthenticationError(
             "token claim 'sub' must be a 1-200 character string without control characters"
         )
+    try:  # the actor of every event and audit line: what is displayed is what is stored
+        check_display_text(user, "sub")
+    except ValidationError as exc:
+        raise AuthenticationError(f"token claim {exc}") from None
     if not isinstance(org, str) or not ORG_ID_PATTERN.fullmatch(org):  # `$` admits a final newline
         raise AuthenticationError("token claim 'org' is not a valid org id")
     if isinstance(roles, str):
@@ -168,6 +174,13 @@ def mint(
     if not ORG_ID_PATTERN.fullmatch(org):
         msg = f"org id must match {ORG_ID_PATTERN.pattern}"
         raise ValueError(msg)
+    if not user or len(user) > 200 or _has_control(user):
+        msg = "user must be a 1-200 character string without control characters"
+        raise ValueError(msg)
+    try:
+        check_display_text(user, "user")
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
     unknown = sorted(set(roles) - set(ROLES))
     if unknown or not roles:
         msg = f"roles must be among {', '.join(ROLES)} (got {', '.join(unknown) or 'none'})"

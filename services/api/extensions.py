@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import cast
 
+from graphql import OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.types import ExecutionContext
 
 from okr.observability import observe_request
 
@@ -59,3 +63,40 @@ class TokenNotExpired(SchemaExtension):
         if getattr(context, "authenticated", False):
             context.check_not_expired()
         yield
+
+
+class OperationNameRequired(CannotGetOperationTypeError):
+    """A document with several operations and no operationName (the spec: refuse, run nothing)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(None)
+        self.names = names
+
+    def as_http_error_reason(self) -> str:
+        return (
+            f"the document has {len(self.names)} operations ({', '.join(self.names)}):"
+            " say which one to run with operationName"
+        )
+
+
+class SingleOperation(SchemaExtension):
+    """Refuses a document with several operations when no operationName picks one (strawberry
+    would run the first), before anything is validated or executed.
+
+    `ExecutionContext.operation_name` answers the first operation's name when the client sent
+    none, so the name the client sent is read from `_provided_operation_name` (a unit test
+    pins that attribute to the installed strawberry)."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        document = self.execution_context.graphql_document
+        if document is None or requested_operation(self.execution_context) is not None:
+            return
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) > 1:
+            raise OperationNameRequired([d.name.value if d.name else "(anonymous)" for d in operations])
+
+
+def requested_operation(execution_context: ExecutionContext) -> str | None:
+    """The operationName of the request as the client sent it (None: not sent)."""
+    return cast("str | None", getattr(execution_context, "_provided_operation_name", None))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -20,7 +21,13 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.errors import ErrorCodes, add_codes, mask_errors, mask_unexpected, should_mask
-from api.extensions import ConsistencyHeader, FreshLoaders, RequestMetrics, TokenNotExpired
+from api.extensions import (
+    ConsistencyHeader,
+    FreshLoaders,
+    RequestMetrics,
+    SingleOperation,
+    TokenNotExpired,
+)
 from api.mutations import Mutation
 from api.queries import Query
 from api.subscriptions import Subscription
@@ -37,6 +44,7 @@ def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], 
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *([] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]),
     ]
     return [
         RequestMetrics,
@@ -48,6 +56,7 @@ def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], 
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: AddValidationRules(list(rules)),
         lambda: ParserCache(maxsize=CACHE_SIZE),
+        SingleOperation,  # after ParserCache: exits first, once the document is there
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
 
@@ -56,7 +65,11 @@ CACHE_SIZE = 512  # distinct documents kept parsed and validated (an LRU: random
 
 
 class OkrSchema(strawberry.Schema):
-    """Logs only unexpected errors: typed ones (bad input, not found, ...) are the client's."""
+    """Logs only unexpected errors: typed ones (bad input, not found, ...) are the client's.
+    With `hide_suggestions`, no error message carries graphql-core's "Did you mean ...?" (it
+    would list the schema's field, argument and enum names that introspection hides)."""
+
+    hide_suggestions = False
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -70,6 +83,8 @@ class OkrSchema(strawberry.Schema):
         result = await super()._handle_execution_result(*args, **kwargs)
         result.errors = mask_unexpected(result.errors)  # already logged by process_errors
         add_codes(result.errors)
+        if self.hide_suggestions:
+            strip_suggestions(result.errors)
         return result
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
@@ -83,17 +98,31 @@ class OkrSchema(strawberry.Schema):
             kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
         result = await super().execute(*args, **kwargs)
         add_codes(result.errors)
+        if self.hide_suggestions:
+            strip_suggestions(result.errors)
         return result
+
+
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+def strip_suggestions(errors: list[GraphQLError] | None) -> None:
+    """Drops "Did you mean 'cycles'?" from every message (validation and variable coercion)."""
+    for error in errors or ():
+        if "Did you mean" in error.message:
+            error.message = _SUGGESTION.sub("", error.message)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema; with settings, its limits too (the SDL does not depend on them)."""
-    return OkrSchema(
+    schema = OkrSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(settings) if settings is not None else [],
     )
+    schema.hide_suggestions = settings is not None and not settings.introspection_enabled
+    return schema
 
 
 def sdl() -> str:

@@ -52,7 +52,16 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=2)
     max_query_tokens: int = Field(default=2_000, ge=50)
     max_aliases: int = Field(default=30, ge=1)
+    introspection: bool | None = Field(
+        default=None,
+        description="__schema/__type and 'Did you mean' suggestions; unset = on except in production",
+    )
     log_level: str = "INFO"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Introspection and suggestions: OKR_INTROSPECTION if set, else off in production only."""
+        return self.introspection if self.introspection is not None else self.environment != "production"
 
     @field_validator("database_url")
     @classmethod

@@ -128,3 +128,10 @@ def test_principal_knows_when_its_token_expires() -> None:
     assert fresh.expires_at is not None
     assert not fresh.expired
     assert replace(fresh, expires_at=0.0).expired
+
+
+@pytest.mark.parametrize("user", ["\u200b", "eve\u202eoj", ""])
+def test_mint_refuses_a_user_that_would_spoof_the_audit_log(user: str) -> None:
+    """`okr token --user` refuses what decode_token would refuse (invisible-only, bidi controls)."""
+    with pytest.raises(ValueError, match="user"):
+        mint(HS, org="acme", user=user, roles=["admin"])

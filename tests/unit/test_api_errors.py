@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import strawberry
 
 from api.errors import MASKED_MESSAGE, BadInputError, ErrorCodes, mask_errors
@@ -57,3 +58,27 @@ def test_request_errors_are_coded() -> None:
     assert parse["extensions"] == {"code": "GRAPHQL_PARSE_FAILED"}
     [invalid] = _errors("{ nothing }")
     assert invalid["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+def test_strawberry_keeps_the_operation_name_the_client_sent() -> None:
+    """SingleOperation reads `_provided_operation_name`: pinned to the installed strawberry, as
+    `operation_name` falls back to the first operation's name when the client sent none."""
+    from strawberry.types import ExecutionContext
+
+    from api.extensions import requested_operation
+
+    sent = ExecutionContext(query="{ a }", schema=SCHEMA, allowed_operations=(), provided_operation_name="B")
+    unsent = ExecutionContext(query="{ a }", schema=SCHEMA, allowed_operations=())
+    assert requested_operation(sent) == "B"
+    assert requested_operation(unsent) is None
+
+
+def test_a_document_with_two_operations_needs_an_operation_name() -> None:
+    from api.extensions import OperationNameRequired, SingleOperation
+
+    schema = strawberry.Schema(query=Query, extensions=[SingleOperation])
+    with pytest.raises(OperationNameRequired) as refused:
+        asyncio.run(schema.execute("query A { bad } query B { missing }"))
+    assert refused.value.as_http_error_reason().startswith("the document has 2 operations (A, B)")
+    named = asyncio.run(schema.execute("query A { bad } query B { missing }", operation_name="B"))
+    assert named.errors and "objective x not found" in named.errors[0].message
