@@ -58,7 +58,20 @@ def test_log_line_is_json_with_the_request_contexts_ids(log_stream: io.StringIO)
 def test_uvicorns_coloured_message_copy_is_dropped(log_stream: io.StringIO) -> None:
     """uvicorn's `color_message` (ANSI escapes) never reaches the JSON line."""
     coloured = "\x1b[32mGET /graphql\x1b[0m 200"
-    logging.getLogger("uvicorn.access").info("GET /graphql 200", extra={"color_message": coloured})
+    # The record as uvicorn's access logger makes it, handed to the root logger's handlers (an
+    # in-process uvicorn started by an earlier test stops propagation at the "uvicorn" logger;
+    # `okr serve` runs uvicorn with log_config=None, where its records reach the root).
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        "GET /graphql 200",
+        (),
+        None,
+        extra={"color_message": coloured},
+    )
+    logging.getLogger().handle(record)
     raw = log_stream.getvalue()
     (line,) = _lines(log_stream)
     assert line["message"] == "GET /graphql 200"
