@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from okr.domain import request_context
 from okr.settings import Settings
 from okr.wiring import build_application
 from projections.relay import RelayService
+from servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +115,86 @@ def test_example_consumer_keeps_one_orgs_key_result_figures(settings: Settings) 
     again = run_example(settings, mine, durable)
     assert again["applied"] == 0, "acknowledged events were delivered again to the durable consumer"
     assert asyncio.run(_consumer_exists(settings.nats_url or "", settings.nats_stream, durable))
+
+
+def _readme_consumer_command() -> list[str]:
+    """The consumer command exactly as the README shows it (in its bash block)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (line,) = [
+        ln.strip()
+        for ln in readme.splitlines()
+        if ln.strip().startswith(".venv/bin/python examples/consumer.py")
+    ]
+    return line.split()
+
+
+def test_the_readme_consumer_command_follows_the_demo_org_until_sigterm(settings: Settings) -> None:
+    """As written in the README (`.venv/bin/python`, `--org demo`, no `--idle-exit`): it applies
+    the demo org's events, reports them on stderr, and stops cleanly with a summary on SIGTERM.
+    Stream and prefix come from the environment (a unique pair per test run)."""
+    ids = publish_org(settings, "demo", value=200)
+    command = _readme_consumer_command()
+    assert (
+        command[0] == ".venv/bin/python"
+        and "--org" in command
+        and command[command.index("--org") + 1] == "demo"
+    )
+    assert "--idle-exit" not in command
+    command[0] = sys.executable  # the venv's interpreter, wherever this checkout's venv is
+    command[command.index("--nats") + 1] = settings.nats_url or ""
+    durable = command.index("--durable") + 1
+    command[durable] = f"{command[durable]}-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "OKR_NATS_STREAM": settings.nats_stream,
+        "OKR_NATS_SUBJECT_PREFIX": settings.nats_subject_prefix,
+    }
+    process = subprocess.Popen(
+        command,
+        cwd=EXAMPLE.parents[1],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "applied" not in seen:
+            assert time.monotonic() < deadline, seen
+            line = process.stderr.readline()
+            assert line or process.poll() is None, seen
+            seen += line
+        assert "following" in seen and "demo" in seen
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert set(summary["key_results"]) == set(ids.values())
+
+
+def _run_failing(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_missing_stream_is_a_clear_message_and_exit_code_2(nats_url: str) -> None:
+    stream = f"OKR_MISSING_{uuid.uuid4().hex[:8]}"
+    result = _run_failing(["--nats", nats_url, "--org", "demo", "--durable", "d1", "--stream", stream])
+    assert result.returncode == 2, result.stderr
+    assert f"no stream {stream!r}" in result.stderr and "okr relay --once" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unreachable_server_is_a_clear_message_and_exit_code_2() -> None:
+    port = free_port()  # nothing listens there
+    result = _run_failing(["--nats", f"nats://127.0.0.1:{port}", "--org", "demo", "--durable", "d1"])
+    assert result.returncode == 2, result.stderr
+    assert "cannot connect to NATS" in result.stderr and "Traceback" not in result.stderr
