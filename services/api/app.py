@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.requests import HTTPConnection
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -24,6 +24,7 @@ from strawberry.types.unset import UnsetType
 from api.auth import AuthenticationError, Principal, bearer_token, decode_token, resolve_keys
 from api.context import CONSISTENCY_HEADER, Context, Services
 from api.feed import EventFeed
+from api.ide import ASSETS_PATH, ide_assets, ide_page
 from api.middleware import BodySizeLimit
 from api.schema import build_schema
 from okr.observability import refresh_lag, render_metrics
@@ -65,6 +66,10 @@ class OkrGraphQLRouter(GraphQLRouter[Context, None]):
         except AuthenticationError:
             raise ConnectionRejectionError from None
         return await super().on_ws_connect(context)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        """Our GraphiQL page: its assets come from this server (ASSETS_PATH), never a CDN."""
+        return ide_page(request.scope.get("root_path", ""))
 
 
 def _context_getter(services_of: Callable[[], Services]) -> Callable[..., Any]:
@@ -198,6 +203,8 @@ def create_app(
         allow_queries_via_get=False,
     )
     fastapi_app.include_router(router, prefix="/graphql")
+    if development:
+        fastapi_app.mount(ASSETS_PATH, ide_assets(), name="graphiql-assets")
     if settings.cors_origins:
         fastapi_app.add_middleware(
             CORSMiddleware,
