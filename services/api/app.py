@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
+from cross_web import HTTPException
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -43,15 +45,51 @@ def _unauthorized(message: str) -> JSONResponse:
     )
 
 
+def _request_error(status: int, message: str) -> JSONResponse:
+    """A refused HTTP request, shaped like a GraphQL response (strawberry answers plain text)."""
+    code = _HTTP_CODES.get(status, "BAD_REQUEST")
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+
+
+NOT_AN_OBJECT = "request body must be a JSON object {query, variables, operationName}"
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
 class OkrGraphQLRouter(GraphQLRouter[Context, None]):
-    """Refuses unauthenticated HTTP operations with 401; WebSockets authenticate on connect."""
+    """Refuses unauthenticated HTTP operations with 401; WebSockets authenticate on connect.
+    A request that is not a GraphQL request gets a 400 with a GraphQL-shaped error and code."""
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         if request.scope["type"] == "http" and isinstance(context, Context) and not context.authenticated:
             adapter = self.request_adapter_class(request)
             if not self.should_render_graphql_ide(adapter):
                 return _unauthorized(context.auth_error or "authentication required")
-        return await super().run(request, context=context, root_value=root_value)
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as exc:
+            if request.scope["type"] != "http":
+                raise
+            return _request_error(exc.status_code, exc.reason)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The body as a JSON object (or a list, which strawberry refuses as a batch): anything
+        else is the client's error, never a 500 with a traceback."""
+        try:
+            value = json.loads(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "request body is not valid UTF-8") from None
+        except RecursionError:
+            raise HTTPException(400, "request body is nested too deeply") from None
+        except ValueError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if isinstance(value, list):
+            if not value or not all(isinstance(item, dict) for item in value):
+                raise HTTPException(400, NOT_AN_OBJECT)
+        elif not isinstance(value, dict):
+            raise HTTPException(400, NOT_AN_OBJECT)
+        else:
+            _check_request_object(value)
+        return value
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         if context.authenticated:
@@ -70,6 +108,12 @@ class OkrGraphQLRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         """Our GraphiQL page: its assets come from this server (ASSETS_PATH), never a CDN."""
         return ide_page(request.scope.get("root_path", ""))
+
+
+def _check_request_object(value: dict[str, Any]) -> None:
+    name = value.get("operationName")
+    if name is not None and not isinstance(name, str):
+        raise HTTPException(400, "operationName must be a string or null")
 
 
 def _context_getter(services_of: Callable[[], Services]) -> Callable[..., Any]:
