@@ -28,6 +28,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, OperationalError, Recording
 
+from okr.commands import Command
 from okr.domain import formulas as f
 from okr.domain.base import OkrAggregate, check_number, check_storable, check_title, plural
 from okr.domain.context import RequestContext, current_context, new_command_context, request_context
@@ -171,6 +172,11 @@ class OkrApplication(Application[UUID]):
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def execute(self, command: Command, idempotency_key: str | None = None) -> CommandResult:
+        """Runs one command (okr.commands) under the current RequestContext."""
+        method: Callable[..., CommandResult] = getattr(self, command.command_name)
+        return method(**command.args(), idempotency_key=idempotency_key)
 
     def _load(self, cls: type[A], aggregate_id: UUID, error: type[NotFoundError], what: str) -> A:
         """Loads for the current org. Objectives and tasks come from the cache (a stale copy
