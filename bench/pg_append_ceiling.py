@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "services"))
 
+from okr import commands as cmd  # noqa: E402
 from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import request_context  # noqa: E402
 from okr.settings import Settings  # noqa: E402
@@ -240,14 +241,18 @@ def check_in_workers(app: OkrApplication, org: str, threads: int) -> Callable[[i
     krs: list[str] = []
     with request_context(ctx):
         today = date.today()
-        cycle = app.schedule_cycle(
-            name="bench", start=today - timedelta(days=10), end=today + timedelta(days=80)
+        cycle = app.execute(
+            cmd.ScheduleCycle(name="bench", start=today - timedelta(days=10), end=today + timedelta(days=80))
         )
-        app.start_cycle(cycle.id)
+        app.execute(cmd.StartCycle(cycle_id=cycle.id))
         for i in range(threads):
-            objective = app.draft_objective(cycle_id=cycle.id, title=f"Bench objective {i}")
-            kr = app.add_key_result(objective.id, title=f"Bench KR {i}", kind="NUMERIC", start=0, target=1e9)
-            app.activate_objective(objective.id)
+            objective = app.execute(cmd.DraftObjective(cycle_id=cycle.id, title=f"Bench objective {i}"))
+            kr = app.execute(
+                cmd.AddKeyResult(
+                    objective_id=objective.id, title=f"Bench KR {i}", kind="NUMERIC", start=0, target=1e9
+                )
+            )
+            app.execute(cmd.ActivateObjective(objective_id=objective.id))
             krs.append(str(kr.id))
 
     def make(i: int) -> Callable[[], None]:
@@ -255,7 +260,11 @@ def check_in_workers(app: OkrApplication, org: str, threads: int) -> Callable[[i
 
         def op() -> None:
             with request_context(ctx):
-                app.check_in(krs[i], value=float(next(counter)), confidence=0.8, note="bench")
+                app.execute(
+                    cmd.CheckInKeyResult(
+                        key_result_id=krs[i], value=float(next(counter)), confidence=0.8, note="bench"
+                    )
+                )
 
         return op
 

@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import psycopg  # noqa: E402
 
+from okr import commands as cmd  # noqa: E402
 from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import Task, request_context  # noqa: E402
 from okr.settings import Settings  # noqa: E402
@@ -70,17 +71,21 @@ CHECK_INS_PER_SAVE = 1_000
 def generate(app: OkrApplication, org: str, events: int) -> int:
     """Writes at least `events` events; returns the log's last position."""
     with request_context(system_context(org, "bench")):
-        cycle = app.schedule_cycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        app.start_cycle(cycle)
-        team = app.create_team(name="Bench").id
+        cycle = app.execute(
+            cmd.ScheduleCycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))
+        ).id
+        app.execute(cmd.StartCycle(cycle_id=cycle))
+        team = app.execute(cmd.CreateTeam(name="Bench")).id
         i = 0
         while app.max_position() < events:
-            o = app.draft_objective(cycle_id=cycle, title=f"Objective {i}", team_id=team).id
+            o = app.execute(cmd.DraftObjective(cycle_id=cycle, title=f"Objective {i}", team_id=team)).id
             krs = [
-                app.add_key_result(o, title=f"KR {k}", kind="NUMERIC", start=0, target=10_000).id
+                app.execute(
+                    cmd.AddKeyResult(objective_id=o, title=f"KR {k}", kind="NUMERIC", start=0, target=10_000)
+                ).id
                 for k in range(3)
             ]
-            app.activate_objective(o)
+            app.execute(cmd.ActivateObjective(objective_id=o))
             tasks = [
                 Task.create(title=f"task {t}", key_result_id=krs[t % 3], objective_id=o, cycle_id=cycle)
                 for t in range(200)
@@ -156,15 +161,19 @@ def commit_to_visible(settings: Settings, app: OkrApplication, org: str, n: int)
     rm = handle.read_model
     try:
         with request_context(system_context(org, "bench")):
-            cycle = app.schedule_cycle(name="latency", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-            app.start_cycle(cycle)
-            o = app.draft_objective(cycle_id=cycle, title="Latency").id
-            kr = app.add_key_result(o, title="n", kind="NUMERIC", start=0, target=1e6).id
-            r = app.activate_objective(o)
+            cycle = app.execute(
+                cmd.ScheduleCycle(name="latency", start=date(2026, 1, 1), end=date(2026, 3, 31))
+            ).id
+            app.execute(cmd.StartCycle(cycle_id=cycle))
+            o = app.execute(cmd.DraftObjective(cycle_id=cycle, title="Latency")).id
+            kr = app.execute(
+                cmd.AddKeyResult(objective_id=o, title="n", kind="NUMERIC", start=0, target=1e6)
+            ).id
+            r = app.execute(cmd.ActivateObjective(objective_id=o))
             rm.wait_for(r.position, 60)
             samples = []
             for i in range(n):
-                position = app.check_in(kr, value=float(i)).position
+                position = app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=float(i))).position
                 rm.wait_for(position, 10)
                 samples.append(time.perf_counter() - committed[position])
         samples.sort()
@@ -198,13 +207,17 @@ def write_throughput(
     in-process runners live (`coalesce` = their wake-up window) or without runners (None).
     Returns (commands/s, commands, runner transactions, runner thread CPU seconds)."""
     with request_context(system_context(org, "bench")):
-        cycle = app.schedule_cycle(name="burst", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        app.start_cycle(cycle)
+        cycle = app.execute(cmd.ScheduleCycle(name="burst", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        app.execute(cmd.StartCycle(cycle_id=cycle))
         krs = []
         for t in range(threads):
-            o = app.draft_objective(cycle_id=cycle, title=f"Burst {t}").id
-            krs.append(app.add_key_result(o, title="n", kind="NUMERIC", start=0, target=1e9).id)
-            app.activate_objective(o)
+            o = app.execute(cmd.DraftObjective(cycle_id=cycle, title=f"Burst {t}")).id
+            krs.append(
+                app.execute(
+                    cmd.AddKeyResult(objective_id=o, title="n", kind="NUMERIC", start=0, target=1e9)
+                ).id
+            )
+            app.execute(cmd.ActivateObjective(objective_id=o))
     handle = None if coalesce is None else start_runners(settings, app, coalesce=coalesce)
     if handle is not None:
         handle.read_model.wait_for(app.max_position(), 120)
@@ -214,7 +227,7 @@ def write_throughput(
     def write(i: int) -> None:
         with request_context(system_context(org, "bench")):
             while time.perf_counter() < deadline:
-                app.check_in(krs[i], value=float(counts[i]))
+                app.execute(cmd.CheckInKeyResult(key_result_id=krs[i], value=float(counts[i])))
                 counts[i] += 1
 
     workers = [threading.Thread(target=write, args=(i,)) for i in range(threads)]

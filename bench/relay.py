@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from okr import commands as cmd  # noqa: E402
 from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import Objective, request_context  # noqa: E402
 from okr.domain.objective import KeyResultSpec  # noqa: E402
@@ -130,11 +131,15 @@ def measure_lag(settings: Settings, rate: float, seconds: float) -> dict[str, fl
 
     app.add_commit_listener(lambda position: commits.__setitem__(position, time.perf_counter()))
     with request_context(system_context(ORG, "bench")):
-        cycle = app.schedule_cycle(name="Q", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
-        app.start_cycle(cycle)
-        objective = app.draft_objective(cycle_id=cycle, title="Lag").id
-        kr = app.add_key_result(objective, title="KR", kind="NUMERIC", start=0, target=1e9).id
-        app.activate_objective(objective)
+        cycle = app.execute(
+            cmd.ScheduleCycle(name="Q", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+        ).id
+        app.execute(cmd.StartCycle(cycle_id=cycle))
+        objective = app.execute(cmd.DraftObjective(cycle_id=cycle, title="Lag")).id
+        kr = app.execute(
+            cmd.AddKeyResult(objective_id=objective, title="KR", kind="NUMERIC", start=0, target=1e9)
+        ).id
+        app.execute(cmd.ActivateObjective(objective_id=objective))
     relay = RelayService(settings, app, batch_size=1000, on_acked=on_acked)
     relay.start()
     try:
@@ -149,7 +154,7 @@ def measure_lag(settings: Settings, rate: float, seconds: float) -> dict[str, fl
                 delay = target - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                app.check_in(kr, value=float(i))
+                app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=float(i)))
         achieved = count / (time.perf_counter() - started)
         assert relay.wait_for(app.max_position(), 30), "the relay fell behind"
     finally:

@@ -30,6 +30,7 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -38,14 +39,16 @@ from servers import postgres_server
 
 
 def _objective(app: OkrApplication, n_krs: int = 3) -> tuple[UUID, list[UUID]]:
-    cycle = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-    app.start_cycle(cycle)
-    objective = app.draft_objective(cycle_id=cycle, title="Bench objective").id
+    cycle = app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+    app.execute(cmd.StartCycle(cycle_id=cycle))
+    objective = app.execute(cmd.DraftObjective(cycle_id=cycle, title="Bench objective")).id
     krs = [
-        app.add_key_result(objective, title=f"KR {i}", kind="NUMERIC", start=0, target=1000).id
+        app.execute(
+            cmd.AddKeyResult(objective_id=objective, title=f"KR {i}", kind="NUMERIC", start=0, target=1000)
+        ).id
         for i in range(n_krs)
     ]
-    app.activate_objective(objective)
+    app.execute(cmd.ActivateObjective(objective_id=objective))
     return objective, krs
 
 
@@ -83,7 +86,9 @@ def time_app(app: OkrApplication, krs: list[UUID], n: int, offset: int = 0) -> f
     """Seconds for n check-in commands spread over the key results."""
     t0 = time.perf_counter()
     for i in range(offset, offset + n):
-        app.check_in(krs[i % len(krs)], value=float(i % 1000), confidence=0.7)
+        app.execute(
+            cmd.CheckInKeyResult(key_result_id=krs[i % len(krs)], value=float(i % 1000), confidence=0.7)
+        )
     return time.perf_counter() - t0
 
 
@@ -123,7 +128,7 @@ def run_store(name: str, settings: Settings, n: int, checkins: int, rounds: int 
         put = per_round * rounds / put_s
         heavy, heavy_krs = _objective(app, 1)
         for i in range(checkins):
-            app.check_in(heavy_krs[0], value=float(i % 1000))
+            app.execute(cmd.CheckInKeyResult(key_result_id=heavy_krs[0], value=float(i % 1000)))
         fresh, _ = _objective(app, 1)
         heavy_ms, fresh_ms = bench_load(settings, heavy, fresh)
     result = {

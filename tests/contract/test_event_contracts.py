@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import KeyResultIndex, Objective, Task, request_context
 from projections.contracts import (
@@ -165,13 +166,17 @@ def test_subjects_are_sanitised_tokens() -> None:
 def test_cloudevents_of_real_events_validate(memory_app: OkrApplication, org: str) -> None:
     """CloudEvents built from real events carry the documented attributes and validate."""
     with request_context(system_context(org, "alice")):
-        cycle = memory_app.schedule_cycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
-        memory_app.start_cycle(cycle)
-        objective_id = memory_app.draft_objective(cycle_id=cycle, title="Grow").id
-        kr = memory_app.add_key_result(objective_id, title="MQLs", kind="NUMERIC", start=0, target=400).id
-        memory_app.activate_objective(objective_id)
-        memory_app.check_in(kr, value=370, confidence=0.7, note="close")
-        task = memory_app.create_task(title="Webinar", key_result_id=kr).id
+        cycle = memory_app.execute(
+            cmd.ScheduleCycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+        ).id
+        memory_app.execute(cmd.StartCycle(cycle_id=cycle))
+        objective_id = memory_app.execute(cmd.DraftObjective(cycle_id=cycle, title="Grow")).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=objective_id, title="MQLs", kind="NUMERIC", start=0, target=400)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=objective_id))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=370, confidence=0.7, note="close"))
+        task = memory_app.execute(cmd.CreateTask(title="Webinar", key_result_id=kr)).id
     objective = memory_app.repository.get(objective_id)
     assert isinstance(objective, Objective)
     seen: set[str] = set()

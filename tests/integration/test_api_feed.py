@@ -7,6 +7,7 @@ import asyncio
 from datetime import date
 
 from api.feed import EventFeed, FeedEvent
+from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -42,10 +43,12 @@ def test_feed_sees_other_processes_writes_on_postgres(pg_settings: Settings) -> 
 
             def write() -> None:
                 with request_context(system_context("other")):
-                    writer.schedule_cycle(name="noise", start=date(2026, 1, 1), end=date(2026, 3, 31))
+                    writer.execute(
+                        cmd.ScheduleCycle(name="noise", start=date(2026, 1, 1), end=date(2026, 3, 31))
+                    )
                 with request_context(system_context("acme", "bob")):
-                    writer.create_team(name="Support")
-                    writer.create_team(name="Growth")
+                    writer.execute(cmd.CreateTeam(name="Support"))
+                    writer.execute(cmd.CreateTeam(name="Growth"))
 
             await asyncio.to_thread(write)
             return await task
@@ -69,7 +72,7 @@ def test_feed_resumes_from_an_old_position_beyond_its_buffer(sqlite_settings: Se
     app = build_application(sqlite_settings)
     with request_context(system_context("acme")):
         for i in range(30):
-            app.create_team(name=f"team {i}")
+            app.execute(cmd.CreateTeam(name=f"team {i}"))
     middle = app.max_position() // 2
 
     async def scenario() -> tuple[list[FeedEvent], list[FeedEvent]]:
@@ -82,7 +85,7 @@ def test_feed_resumes_from_an_old_position_beyond_its_buffer(sqlite_settings: Se
             def more() -> None:
                 with request_context(system_context("acme")):
                     for i in range(12):
-                        app.create_team(name=f"late {i}")
+                        app.execute(cmd.CreateTeam(name=f"late {i}"))
 
             live_task = asyncio.create_task(_take(feed, "acme", app.max_position(), 12))
             await asyncio.to_thread(more)

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from calls import bound
+from okr import commands as cmd
 from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
 from okr.domain.errors import DomainError
@@ -50,17 +52,29 @@ def _ctx(s: Scenario) -> RequestContext:
 def _setup(app: OkrApplication) -> Scenario:
     s = Scenario(f"tt-{uuid4().hex[:8]}", Clock(), uuid4(), [], [])
     with request_context(_ctx(s)):
-        s.cycle = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        app.start_cycle(s.cycle)
-        parent = app.draft_objective(cycle_id=s.cycle, title="Parent", driver="BOTH").id
-        s.krs.append(app.add_key_result(parent, title="Numeric", kind="NUMERIC", start=0, target=500).id)
-        s.krs.append(app.add_key_result(parent, title="Milestone", kind="BOOLEAN").id)
-        s.krs.append(app.add_key_result(parent, title="Tasks", kind="NUMERIC", source="TASKS").id)
-        app.activate_objective(parent)
-        child = app.draft_objective(cycle_id=s.cycle, title="Child", driver="KEY_RESULTS").id
-        s.krs.append(app.add_key_result(child, title="Down", kind="NUMERIC", start=100, target=10).id)
-        app.activate_objective(child)
-        app.align_objective(child, parent_key_result_id=s.krs[0])
+        s.cycle = app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        app.execute(cmd.StartCycle(cycle_id=s.cycle))
+        parent = app.execute(cmd.DraftObjective(cycle_id=s.cycle, title="Parent", driver="BOTH")).id
+        s.krs.append(
+            app.execute(
+                cmd.AddKeyResult(objective_id=parent, title="Numeric", kind="NUMERIC", start=0, target=500)
+            ).id
+        )
+        s.krs.append(app.execute(cmd.AddKeyResult(objective_id=parent, title="Milestone", kind="BOOLEAN")).id)
+        s.krs.append(
+            app.execute(
+                cmd.AddKeyResult(objective_id=parent, title="Tasks", kind="NUMERIC", source="TASKS")
+            ).id
+        )
+        app.execute(cmd.ActivateObjective(objective_id=parent))
+        child = app.execute(cmd.DraftObjective(cycle_id=s.cycle, title="Child", driver="KEY_RESULTS")).id
+        s.krs.append(
+            app.execute(
+                cmd.AddKeyResult(objective_id=child, title="Down", kind="NUMERIC", start=100, target=10)
+            ).id
+        )
+        app.execute(cmd.ActivateObjective(objective_id=child))
+        app.execute(cmd.AlignObjective(objective_id=child, parent_key_result_id=s.krs[0]))
         s.objectives += [parent, child]
     return s
 
@@ -90,22 +104,28 @@ def _apply(app: OkrApplication, s: Scenario, op: tuple[Any, ...]) -> None:
             if kind == "check_in":
                 kr = s.krs[op[1]]
                 value = 1.0 if op[1] == 1 and op[2] > 300 else 0.0 if op[1] == 1 else op[2]
-                app.check_in(kr, value=value, confidence=op[3])
+                app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=value, confidence=op[3]))
             elif kind == "task":
-                s.tasks.append(app.create_task(title="t", key_result_id=s.krs[op[1]], impact=op[2]).id)
+                s.tasks.append(
+                    app.execute(cmd.CreateTask(title="t", key_result_id=s.krs[op[1]], impact=op[2])).id
+                )
             elif kind in ("complete", "cancel", "reopen") and s.tasks:
                 task = s.tasks[op[1] % len(s.tasks)]
-                {"complete": app.complete_task, "cancel": app.cancel_task, "reopen": app.reopen_task}[kind](
-                    task
-                )
+                {
+                    "complete": bound(app, cmd.CompleteTask),
+                    "cancel": bound(app, cmd.CancelTask),
+                    "reopen": bound(app, cmd.ReopenTask),
+                }[kind](task)
             elif kind == "retarget":
-                app.revise_key_result(s.krs[op[1]], target=op[2]) if op[1] != 1 else None
+                app.execute(cmd.ReviseKeyResult(key_result_id=s.krs[op[1]], target=op[2])) if op[
+                    1
+                ] != 1 else None
             elif kind == "remove_kr":
-                app.remove_key_result(s.krs[op[1]])
+                app.execute(cmd.RemoveKeyResult(key_result_id=s.krs[op[1]]))
             elif kind == "close":
-                app.close_objective(s.objectives[op[1]], learnings="done")
+                app.execute(cmd.CloseObjective(objective_id=s.objectives[op[1]], learnings="done"))
             elif kind == "unalign":
-                app.align_objective(s.objectives[1])
+                app.execute(cmd.AlignObjective(objective_id=s.objectives[1]))
     except DomainError:
         pass  # refused commands write nothing; the scenario goes on
 
@@ -176,11 +196,11 @@ def test_as_of_answers_from_the_log_on_both_stores(store_settings: Settings) -> 
         s = _setup(app)
         s.clock.now += timedelta(days=1)
         with request_context(_ctx(s)):
-            app.check_in(s.krs[0], value=100)
+            app.execute(cmd.CheckInKeyResult(key_result_id=s.krs[0], value=100))
         t1 = s.clock.now
         s.clock.now += timedelta(days=1)
         with request_context(_ctx(s)):
-            pos = app.check_in(s.krs[0], value=400).position
+            pos = app.execute(cmd.CheckInKeyResult(key_result_id=s.krs[0], value=400)).position
         rm = handle.read_model
         rm.wait_for(pos, 10)
         then = rm.key_result(s.org, s.krs[0], as_of=t1)

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -64,27 +65,41 @@ class World:
 def build_world(app: OkrApplication, org: str) -> World:
     """The DESIGN.md worked example plus alignment and tasks, at a fixed clock."""
     with request_context(system_context(org, "alice")):
-        c = app.schedule_cycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        app.start_cycle(c)
-        team = app.create_team(name="Growth").id
-        app.add_team_member(team, user_id="bob", role="LEAD")
-        parent = app.draft_objective(cycle_id=c, title="Grow revenue", team_id=team).id
-        mqls = app.add_key_result(parent, title="MQLs", kind="NUMERIC", start=0, target=400).id
-        trial = app.add_key_result(parent, title="Trial to paid", kind="PERCENTAGE", start=0, target=22).id
-        hours = app.add_key_result(parent, title="Reporting hours", kind="NUMERIC", start=9, target=1).id
-        app.activate_objective(parent)
-        app.check_in(mqls, value=370, confidence=0.9, note="campaign")
-        app.check_in(trial, value=19)
-        app.check_in(hours, value=3, confidence=0.3)
-        child = app.draft_objective(cycle_id=c, title="Ship reports", team_id=team, driver="BOTH").id
-        tasks_kr = app.add_key_result(child, title="Report tasks", kind="BOOLEAN", source="TASKS").id
-        app.activate_objective(child)
-        app.align_objective(child, parent_key_result_id=mqls)
-        high = app.create_task(title="Build exporter", key_result_id=tasks_kr, impact="HIGH").id
-        low = app.create_task(title="Write docs", key_result_id=tasks_kr, impact="LOW", assignee="bob").id
-        unaligned = app.create_task(title="Tidy desk", cycle_id=c, team_id=team).id
-        app.complete_task(high)
-        last = app.revise_objective(parent, title="Grow revenue fast").position
+        c = app.execute(cmd.ScheduleCycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        app.execute(cmd.StartCycle(cycle_id=c))
+        team = app.execute(cmd.CreateTeam(name="Growth")).id
+        app.execute(cmd.AddTeamMember(team_id=team, user_id="bob", role="LEAD"))
+        parent = app.execute(cmd.DraftObjective(cycle_id=c, title="Grow revenue", team_id=team)).id
+        mqls = app.execute(
+            cmd.AddKeyResult(objective_id=parent, title="MQLs", kind="NUMERIC", start=0, target=400)
+        ).id
+        trial = app.execute(
+            cmd.AddKeyResult(
+                objective_id=parent, title="Trial to paid", kind="PERCENTAGE", start=0, target=22
+            )
+        ).id
+        hours = app.execute(
+            cmd.AddKeyResult(objective_id=parent, title="Reporting hours", kind="NUMERIC", start=9, target=1)
+        ).id
+        app.execute(cmd.ActivateObjective(objective_id=parent))
+        app.execute(cmd.CheckInKeyResult(key_result_id=mqls, value=370, confidence=0.9, note="campaign"))
+        app.execute(cmd.CheckInKeyResult(key_result_id=trial, value=19))
+        app.execute(cmd.CheckInKeyResult(key_result_id=hours, value=3, confidence=0.3))
+        child = app.execute(
+            cmd.DraftObjective(cycle_id=c, title="Ship reports", team_id=team, driver="BOTH")
+        ).id
+        tasks_kr = app.execute(
+            cmd.AddKeyResult(objective_id=child, title="Report tasks", kind="BOOLEAN", source="TASKS")
+        ).id
+        app.execute(cmd.ActivateObjective(objective_id=child))
+        app.execute(cmd.AlignObjective(objective_id=child, parent_key_result_id=mqls))
+        high = app.execute(cmd.CreateTask(title="Build exporter", key_result_id=tasks_kr, impact="HIGH")).id
+        low = app.execute(
+            cmd.CreateTask(title="Write docs", key_result_id=tasks_kr, impact="LOW", assignee="bob")
+        ).id
+        unaligned = app.execute(cmd.CreateTask(title="Tidy desk", cycle_id=c, team_id=team)).id
+        app.execute(cmd.CompleteTask(task_id=high))
+        last = app.execute(cmd.ReviseObjective(objective_id=parent, title="Grow revenue fast")).position
     return World(c, team, parent, child, mqls, trial, hours, tasks_kr, high, low, unaligned, last)
 
 
@@ -121,7 +136,7 @@ def test_progress_view_matches_the_worked_example(
     assert child.progress == pytest.approx(0.75)  # BOTH, no counted children yet
     # the parent is KEY_RESULTS-driven: its child does not move it; switch to BOTH and it does
     with request_context(system_context(org, "alice")):
-        pos = app.revise_objective(w.parent, driver="BOTH").position
+        pos = app.execute(cmd.ReviseObjective(objective_id=w.parent, driver="BOTH")).position
     rm.wait_for(pos, 10)
     both = rm.objective(org, w.parent, at=T0)
     assert both is not None
@@ -179,14 +194,14 @@ def test_tasks_and_check_ins_pages(app: OkrApplication, runners: RunnerHandle, o
     assert not rest.has_next_page
     with request_context(system_context(org, "carol")):
         for v in (371, 372, 373):
-            pos = app.check_in(w.mqls, value=v).position
+            pos = app.execute(cmd.CheckInKeyResult(key_result_id=w.mqls, value=v)).position
     rm.wait_for(pos, 10)
     page1 = rm.check_ins(org, w.mqls, first=2)
     assert [c.value for c in page1.items] == [373, 372]
     assert page1.items[0].value_before == 372
     assert page1.items[0].author == "carol"
     with request_context(system_context(org, "carol")):
-        pos = app.check_in(w.mqls, value=374).position
+        pos = app.execute(cmd.CheckInKeyResult(key_result_id=w.mqls, value=374)).position
     rm.wait_for(pos, 10)
     page2 = rm.check_ins(org, w.mqls, first=2, after=page1.end_cursor)
     assert [c.value for c in page2.items] == [371, 370]
@@ -207,7 +222,7 @@ def test_audit_filters_pages_and_history(app: OkrApplication, runners: RunnerHan
     w = build_world(app, org)
     rm = runners.read_model
     with request_context(system_context(org, "bob")):
-        pos = app.revise_key_result(w.mqls, target=500).position
+        pos = app.execute(cmd.ReviseKeyResult(key_result_id=w.mqls, target=500)).position
     rm.wait_for(pos, 10)
     everything = rm.audit_log(org, AuditFilter(), first=100)
     assert everything.total_count == len(everything.items)
@@ -231,7 +246,7 @@ def test_audit_filters_pages_and_history(app: OkrApplication, runners: RunnerHan
     page = rm.audit_log(org, AuditFilter(), first=5)
     seen = [e.position for e in page.items]
     with request_context(system_context(org, "alice")):
-        pos = app.check_in(w.trial, value=20).position
+        pos = app.execute(cmd.CheckInKeyResult(key_result_id=w.trial, value=20)).position
     rm.wait_for(pos, 10)
     while page.has_next_page:
         page = rm.audit_log(org, AuditFilter(), first=5, after=page.end_cursor)
@@ -248,9 +263,9 @@ def test_audit_filters_pages_and_history(app: OkrApplication, runners: RunnerHan
     assert revised.payload["before"] == {"title": "Grow revenue"}
     assert [e.version for e in history] == list(range(1, len(history) + 1))
     with request_context(system_context(org, "alice")):
-        pos = app.assign_task(w.task_low, assignee="carol").position
-        app.add_team_member(w.team, user_id="dave", role="MEMBER")
-        pos = app.add_team_member(w.team, user_id="erin", role="MEMBER").position
+        pos = app.execute(cmd.AssignTask(task_id=w.task_low, assignee="carol")).position
+        app.execute(cmd.AddTeamMember(team_id=w.team, user_id="dave", role="MEMBER"))
+        pos = app.execute(cmd.AddTeamMember(team_id=w.team, user_id="erin", role="MEMBER")).position
     rm.wait_for(pos, 10)
     assigned = rm.history(org, w.task_low)[-1]
     assert assigned.payload == {"assignee": "carol", "before": {"assignee": "bob"}}
@@ -284,7 +299,7 @@ def test_wait_for_is_woken_by_the_runner_and_times_out(
     """wait_for returns right after the runner commits (no 100 ms polling) and raises on expiry."""
     rm = runners.read_model
     with request_context(system_context(org, "alice")):
-        c = app.schedule_cycle(name="Q", start=date(2026, 1, 1), end=date(2026, 3, 31))
+        c = app.execute(cmd.ScheduleCycle(name="Q", start=date(2026, 1, 1), end=date(2026, 3, 31)))
     rm.wait_for(c.position, 10)
     target = c.position + 1
     done = threading.Event()
@@ -311,7 +326,7 @@ def test_wait_for_is_woken_by_the_runner_and_times_out(
     assert not done.is_set()
     t_commit = time.perf_counter()
     with request_context(system_context(org, "alice")):
-        app.start_cycle(c.id)
+        app.execute(cmd.StartCycle(cycle_id=c.id))
     assert done.wait(5)
     woke_after = time.perf_counter() - t_commit
     thread.join()
@@ -420,7 +435,7 @@ def test_views_keep_up_while_replay_swaps(store_settings: Settings, org: str) ->
             with request_context(system_context(org, "alice")):
                 i = 0
                 while not stop.is_set():
-                    app.check_in(w.trial, value=float(i))
+                    app.execute(cmd.CheckInKeyResult(key_result_id=w.trial, value=float(i)))
                     i += 1
 
         writer = threading.Thread(target=write)

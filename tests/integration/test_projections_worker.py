@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -49,17 +50,17 @@ def _worker(settings: Settings, batch: int) -> subprocess.Popen[str]:
 def _fill(app: OkrApplication, org: str) -> None:
     """Many events quickly: one objective, thousands of check-ins saved in a few writes."""
     with request_context(system_context(org, "alice")):
-        c = app.schedule_cycle(name="Q", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        app.start_cycle(c)
-        o = app.draft_objective(cycle_id=c, title="Load").id
-        kr = app.add_key_result(o, title="n", kind="NUMERIC", start=0, target=1e6).id
-        app.activate_objective(o)
+        c = app.execute(cmd.ScheduleCycle(name="Q", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        app.execute(cmd.StartCycle(cycle_id=c))
+        o = app.execute(cmd.DraftObjective(cycle_id=c, title="Load")).id
+        kr = app.execute(cmd.AddKeyResult(objective_id=o, title="n", kind="NUMERIC", start=0, target=1e6)).id
+        app.execute(cmd.ActivateObjective(objective_id=o))
         for chunk in range(EVENTS // 1000):
             objective = app.get_objective(o)
             for i in range(1000):
                 objective.check_in(kr, float(chunk * 1000 + i))
             app.save(objective)
-        app.create_task(title="t", key_result_id=kr)
+        app.execute(cmd.CreateTask(title="t", key_result_id=kr))
 
 
 def _positions(db: Database) -> dict[str, tuple[int, int]]:

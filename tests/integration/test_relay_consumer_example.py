@@ -19,6 +19,7 @@ import nats
 import pytest
 from test_relay_publish import delete_stream, relay_settings_for
 
+from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -42,16 +43,22 @@ def publish_org(settings: Settings, org: str, value: float) -> dict[str, str]:
     """An objective with two KRs, check-ins and a task (non-KR events), all published."""
     app = build_application(settings)
     with request_context(system_context(org, "alice")):
-        cycle = app.schedule_cycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
-        app.start_cycle(cycle)
-        objective = app.draft_objective(cycle_id=cycle, title="Grow").id
-        mqls = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
-        hours = app.add_key_result(objective, title="Hours", kind="NUMERIC", start=9, target=1).id
-        app.activate_objective(objective)
-        app.check_in(mqls, value=100)
-        app.check_in(mqls, value=value)
-        app.check_in(hours, value=3)
-        app.create_task(title="Not a key-result event")
+        cycle = app.execute(
+            cmd.ScheduleCycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+        ).id
+        app.execute(cmd.StartCycle(cycle_id=cycle))
+        objective = app.execute(cmd.DraftObjective(cycle_id=cycle, title="Grow")).id
+        mqls = app.execute(
+            cmd.AddKeyResult(objective_id=objective, title="MQLs", kind="NUMERIC", start=0, target=400)
+        ).id
+        hours = app.execute(
+            cmd.AddKeyResult(objective_id=objective, title="Hours", kind="NUMERIC", start=9, target=1)
+        ).id
+        app.execute(cmd.ActivateObjective(objective_id=objective))
+        app.execute(cmd.CheckInKeyResult(key_result_id=mqls, value=100))
+        app.execute(cmd.CheckInKeyResult(key_result_id=mqls, value=value))
+        app.execute(cmd.CheckInKeyResult(key_result_id=hours, value=3))
+        app.execute(cmd.CreateTask(title="Not a key-result event"))
     relay = RelayService(settings, app)
     assert asyncio.run(relay.run_async(once=True)) == 0
     app.close()

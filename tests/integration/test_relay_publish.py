@@ -15,6 +15,8 @@ import nats
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from calls import bound
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -92,46 +94,56 @@ def public_events(app: OkrApplication) -> list[Any]:
 def every_event_type(app: OkrApplication, org: str) -> None:
     """Commands that produce each of the 32 public event types at least once."""
     with request_context(system_context(org, "alice")):
-        app.configure_org(strict_policies=False, cadence_days=7)
-        app.configure_org(strict_policies=False, cadence_days=14)
-        q1 = app.schedule_cycle(name="2026-Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
-        q2 = app.schedule_cycle(name="2026-Q2", start=dt.date(2026, 4, 1), end=dt.date(2026, 6, 30)).id
-        app.start_cycle(q1)
-        team = app.create_team(name="Growth").id
-        app.add_team_member(team, user_id="bob", role="LEAD")
-        app.add_team_member(team, user_id="carol")
-        app.remove_team_member(team, user_id="carol")
+        app.execute(cmd.ConfigureOrg(strict_policies=False, cadence_days=7))
+        app.execute(cmd.ConfigureOrg(strict_policies=False, cadence_days=14))
+        q1 = app.execute(
+            cmd.ScheduleCycle(name="2026-Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+        ).id
+        q2 = app.execute(
+            cmd.ScheduleCycle(name="2026-Q2", start=dt.date(2026, 4, 1), end=dt.date(2026, 6, 30))
+        ).id
+        app.execute(cmd.StartCycle(cycle_id=q1))
+        team = app.execute(cmd.CreateTeam(name="Growth")).id
+        app.execute(cmd.AddTeamMember(team_id=team, user_id="bob", role="LEAD"))
+        app.execute(cmd.AddTeamMember(team_id=team, user_id="carol"))
+        app.execute(cmd.RemoveTeamMember(team_id=team, user_id="carol"))
         renamed = app.get_team(team)
         renamed.rename("Growth & Marketing")
         app.save(renamed)
-        parent = app.draft_objective(cycle_id=q1, title="Grow revenue", team_id=team).id
-        objective = app.draft_objective(cycle_id=q1, title="More leads", team_id=team).id
-        app.revise_objective(objective, description="Marketing-qualified leads")
-        mqls = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
-        trials = app.add_key_result(
-            objective, title="Trial to paid", kind="PERCENTAGE", start=0, target=22
+        parent = app.execute(cmd.DraftObjective(cycle_id=q1, title="Grow revenue", team_id=team)).id
+        objective = app.execute(cmd.DraftObjective(cycle_id=q1, title="More leads", team_id=team)).id
+        app.execute(cmd.ReviseObjective(objective_id=objective, description="Marketing-qualified leads"))
+        mqls = app.execute(
+            cmd.AddKeyResult(objective_id=objective, title="MQLs", kind="NUMERIC", start=0, target=400)
         ).id
-        spare = app.add_key_result(objective, title="Spare", kind="BOOLEAN").id
-        app.revise_key_result(trials, target=25)
-        app.remove_key_result(spare)
-        app.align_objective(objective, parent_objective_id=parent)
-        app.activate_objective(objective)
-        app.check_in(mqls, value=370, confidence=0.8, note="good week")
-        task = app.create_task(title="Run webinar", key_result_id=mqls, impact="HIGH").id
-        app.link_task(task, key_result_id=trials)
-        app.link_task(task, key_result_id=None)
-        app.assign_task(task, assignee="bob")
-        app.revise_task(task, title="Run two webinars")
-        app.start_task(task)
-        app.complete_task(task)
-        app.reopen_task(task)
-        app.cancel_task(task, reason="moved")
-        app.score_key_result(trials, score=0.5, reason="partly there")
-        app.carry_over_objective(objective, target_cycle_id=q2)
-        app.close_objective(objective, learnings="webinars work")
-        app.score_objective(objective, score=0.9, reason="the webinars mattered most")
-        app.abandon_objective(parent, reason="merged")
-        app.close_cycle(q1)
+        trials = app.execute(
+            cmd.AddKeyResult(
+                objective_id=objective, title="Trial to paid", kind="PERCENTAGE", start=0, target=22
+            )
+        ).id
+        spare = app.execute(cmd.AddKeyResult(objective_id=objective, title="Spare", kind="BOOLEAN")).id
+        app.execute(cmd.ReviseKeyResult(key_result_id=trials, target=25))
+        app.execute(cmd.RemoveKeyResult(key_result_id=spare))
+        app.execute(cmd.AlignObjective(objective_id=objective, parent_objective_id=parent))
+        app.execute(cmd.ActivateObjective(objective_id=objective))
+        app.execute(cmd.CheckInKeyResult(key_result_id=mqls, value=370, confidence=0.8, note="good week"))
+        task = app.execute(cmd.CreateTask(title="Run webinar", key_result_id=mqls, impact="HIGH")).id
+        app.execute(cmd.LinkTask(task_id=task, key_result_id=trials))
+        app.execute(cmd.LinkTask(task_id=task, key_result_id=None))
+        app.execute(cmd.AssignTask(task_id=task, assignee="bob"))
+        app.execute(cmd.ReviseTask(task_id=task, title="Run two webinars"))
+        app.execute(cmd.StartTask(task_id=task))
+        app.execute(cmd.CompleteTask(task_id=task))
+        app.execute(cmd.ReopenTask(task_id=task))
+        app.execute(cmd.CancelTask(task_id=task, reason="moved"))
+        app.execute(cmd.ScoreKeyResult(key_result_id=trials, score=0.5, reason="partly there"))
+        app.execute(cmd.CarryOverObjective(objective_id=objective, target_cycle_id=q2))
+        app.execute(cmd.CloseObjective(objective_id=objective, learnings="webinars work"))
+        app.execute(
+            cmd.ScoreObjective(objective_id=objective, score=0.9, reason="the webinars mattered most")
+        )
+        app.execute(cmd.AbandonObjective(objective_id=parent, reason="merged"))
+        app.execute(cmd.CloseCycle(cycle_id=q1))
 
 
 def date_time_checker() -> FormatChecker:
@@ -217,11 +229,13 @@ def test_subject_filters_per_org_and_aggregate(sqlite_relay_settings: Settings) 
     try:
         for org in orgs:
             with request_context(system_context(org, "alice")):
-                cycle = app.schedule_cycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31)).id
-                app.start_cycle(cycle)
-                objective = app.draft_objective(cycle_id=cycle, title=f"Objective of {org}").id
-                app.create_task(title="Unaligned work")
-                app.revise_objective(objective, title="Renamed")
+                cycle = app.execute(
+                    cmd.ScheduleCycle(name="Q1", start=dt.date(2026, 1, 1), end=dt.date(2026, 3, 31))
+                ).id
+                app.execute(cmd.StartCycle(cycle_id=cycle))
+                objective = app.execute(cmd.DraftObjective(cycle_id=cycle, title=f"Objective of {org}")).id
+                app.execute(cmd.CreateTask(title="Unaligned work"))
+                app.execute(cmd.ReviseObjective(objective_id=objective, title="Renamed"))
         assert relay.wait_for(app.max_position(), timeout=10)
     finally:
         relay.stop()
@@ -252,12 +266,12 @@ def test_restart_resumes_from_stored_position_without_republishing(
     app = build_application(settings)
     with request_context(system_context(org, "alice")):
         for i in range(5):
-            app.create_team(name=f"Team {i}")
+            app.execute(cmd.CreateTeam(name=f"Team {i}"))
     first = RelayService(settings, app)
     assert asyncio.run(first.run_async(once=True)) == 0
     assert first.published == 5
     with request_context(system_context(org, "alice")):
-        app.create_team(name="Late team")
+        app.execute(cmd.CreateTeam(name="Late team"))
     second = RelayService(settings, app)
     assert asyncio.run(second.run_async(once=True)) == 0
     assert (second.published, second.duplicates) == (1, 0)
@@ -274,7 +288,7 @@ def test_once_reports_failure_when_nats_is_unreachable(sqlite_settings: Settings
     settings = sqlite_settings.model_copy(update={"nats_url": f"nats://127.0.0.1:{free_port()}"})
     app = build_application(settings)
     with request_context(system_context(org, "alice")):
-        app.create_team(name="Still works")
+        app.execute(cmd.CreateTeam(name="Still works"))
     relay = RelayService(settings, app)
     assert asyncio.run(relay.run_async(once=True)) == 1
     assert relay.position == 0
@@ -316,13 +330,13 @@ def test_subscribe_live_yields_new_events_of_one_org(sqlite_relay_settings: Sett
                     return
 
         with request_context(system_context(mine, "alice")):
-            await asyncio.to_thread(app.create_team, name="Before subscribing")
+            await asyncio.to_thread(bound(app, cmd.CreateTeam), name="Before subscribing")
         assert relay.wait_for(app.max_position(), 10)
         task = asyncio.create_task(collect())
         await wait_for_consumer(settings)
         for org in (other, mine, other, mine):
             with request_context(system_context(org, "alice")):
-                await asyncio.to_thread(app.create_team, name=f"Team of {org}")
+                await asyncio.to_thread(bound(app, cmd.CreateTeam), name=f"Team of {org}")
         await asyncio.wait_for(task, 10)
         await live.aclose()
         return received

@@ -23,6 +23,7 @@ from websockets.sync.client import connect
 from api.app import create_app
 from api.feed import EventFeed, FeedEvent
 from e2e.apiserver import SECRET, Client, ThreadedServer, server_process, token
+from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -188,7 +189,7 @@ def test_concurrent_first_subscribers_both_start_from_now(sqlite_settings: Setti
 
     def write(name: str) -> int:
         with request_context(system_context("acme")):
-            return app.create_team(name=name).position
+            return app.execute(cmd.CreateTeam(name=name)).position
 
     async def scenario() -> tuple[int, list[list[FeedEvent]]]:
         feed = EventFeed(app, poll_interval=0.05)

@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
@@ -40,7 +41,9 @@ def test_projector_passes_a_gap_left_by_a_rolled_back_append(pg_settings: Settin
     projector = Projector(db, app, views)
     try:
         with request_context(system_context("gap-org", "alice")):
-            cycle_id = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+            cycle_id = app.execute(
+                cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))
+            ).id
             first, second = app.get_cycle(cycle_id), app.get_cycle(cycle_id)
             first.start_cycle()
             app.save(first)
@@ -48,7 +51,7 @@ def test_projector_passes_a_gap_left_by_a_rolled_back_append(pg_settings: Settin
             second.start_cycle()
             with pytest.raises(IntegrityError):
                 app.save(second)  # rolled back, but id 3 is spent
-            app.close_cycle(cycle_id)
+            app.execute(cmd.CloseCycle(cycle_id=cycle_id))
         ids = [n.id for n in app.recorder.select_notifications(1, 100)]
         assert ids == [1, 2, 4]
         projector.process(100)

@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 
+from okr import commands as cmd
 from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
 from okr.domain.errors import DomainError
@@ -36,12 +37,14 @@ def build() -> Iterator[Build]:
 
 
 def _setup(app: OkrApplication) -> tuple[object, object]:
-    cycle = app.schedule_cycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-    app.start_cycle(cycle)
-    objective = app.draft_objective(cycle_id=cycle, title="Grow").id
-    kr = app.add_key_result(objective, title="MQLs", kind="NUMERIC", start=0, target=400).id
-    app.add_key_result(objective, title="Trials", kind="NUMERIC", start=0, target=40)
-    app.activate_objective(objective)
+    cycle = app.execute(cmd.ScheduleCycle(name="2026-Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+    app.execute(cmd.StartCycle(cycle_id=cycle))
+    objective = app.execute(cmd.DraftObjective(cycle_id=cycle, title="Grow")).id
+    kr = app.execute(
+        cmd.AddKeyResult(objective_id=objective, title="MQLs", kind="NUMERIC", start=0, target=400)
+    ).id
+    app.execute(cmd.AddKeyResult(objective_id=objective, title="Trials", kind="NUMERIC", start=0, target=40))
+    app.execute(cmd.ActivateObjective(objective_id=objective))
     return objective, kr
 
 
@@ -49,9 +52,9 @@ def test_commands_round_trip(build: Build, store_settings: Settings, ctx: Reques
     """A full scenario is stored and read back by a fresh application on the same store."""
     app = build(store_settings)
     objective, kr = _setup(app)
-    app.check_in(kr, value=370, confidence=0.8)  # type: ignore[arg-type]
-    task = app.create_task(title="Webinar", key_result_id=kr).id  # type: ignore[arg-type]
-    app.complete_task(task, value=380)
+    app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=370, confidence=0.8))  # type: ignore[arg-type]
+    task = app.execute(cmd.CreateTask(title="Webinar", key_result_id=kr)).id  # type: ignore[arg-type]
+    app.execute(cmd.CompleteTask(task_id=task, value=380))
     fresh = build(store_settings)
     obj = fresh.get_objective(objective)  # type: ignore[arg-type]
     krv = obj.key_results[str(kr)]
@@ -79,7 +82,7 @@ def test_concurrent_check_ins_lose_nothing(
             barrier.wait()
             for i in range(per_thread):
                 try:
-                    other.check_in(kr, value=float(n * 100 + i))  # type: ignore[arg-type]
+                    other.execute(cmd.CheckInKeyResult(key_result_id=kr, value=float(n * 100 + i)))  # type: ignore[arg-type]
                 except BaseException as exc:  # pragma: no cover - reported below
                     errors.append(exc)
 
@@ -106,16 +109,16 @@ def test_idempotency_survives_restart(build: Build, store_settings: Settings, ct
     """A repeated idempotency key after a restart returns the first result and appends nothing."""
     app = build(store_settings)
     _, kr = _setup(app)
-    first = app.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
+    first = app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=10), idempotency_key="req-42")  # type: ignore[arg-type]
     position = app.max_position()
     del app
     restarted = build(store_settings)
-    again = restarted.check_in(kr, value=10, idempotency_key="req-42")  # type: ignore[arg-type]
+    again = restarted.execute(cmd.CheckInKeyResult(key_result_id=kr, value=10), idempotency_key="req-42")  # type: ignore[arg-type]
     assert again.replayed and again.id == first.id
     assert again.position == first.position  # the first write's position
     assert restarted.max_position() == position
     with pytest.raises(DomainError) as info:
-        restarted.check_in(kr, value=99, idempotency_key="req-42")  # type: ignore[arg-type]
+        restarted.execute(cmd.CheckInKeyResult(key_result_id=kr, value=99), idempotency_key="req-42")  # type: ignore[arg-type]
     assert info.value.code == "IDEMPOTENCY_KEY_REUSED"
 
 
@@ -126,9 +129,9 @@ def test_failed_command_writes_nothing(build: Build, store_settings: Settings, c
     before = app.max_position()
     for bad in (float("nan"), float("inf"), 1e400, 1e16):
         with pytest.raises(DomainError):
-            app.check_in(kr, value=bad)  # type: ignore[arg-type]
+            app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=bad))  # type: ignore[arg-type]
     with pytest.raises(DomainError):
-        app.create_task(title="x" * 1_000_000)
+        app.execute(cmd.CreateTask(title="x" * 1_000_000))
     assert app.max_position() == before
 
 
@@ -139,7 +142,7 @@ def test_snapshots_keep_loading_flat(build: Build, sqlite_settings: Settings, ct
     objective, kr = _setup(app)
     fresh_objective, _ = _setup(app)
     for i in range(2_000):
-        app.check_in(kr, value=float(i % 400))  # type: ignore[arg-type]
+        app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=float(i % 400)))  # type: ignore[arg-type]
     loader = build(settings)
 
     def best_of(aggregate_id: object) -> float:
@@ -161,10 +164,12 @@ def test_repeated_key_returns_the_first_position(
     """On both stores a repeated key answers the first write's log position, not the head."""
     app = build(store_settings)
     _, kr = _setup(app)
-    first = app.check_in(kr, value=10, idempotency_key="ci-first")  # type: ignore[arg-type]
+    first = app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=10), idempotency_key="ci-first")  # type: ignore[arg-type]
     for n in range(3):
-        app.check_in(kr, value=20 + n)  # type: ignore[arg-type]
-    again = build(store_settings).check_in(kr, value=10, idempotency_key="ci-first")  # type: ignore[arg-type]
+        app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=20 + n))  # type: ignore[arg-type]
+    again = build(store_settings).execute(
+        cmd.CheckInKeyResult(key_result_id=kr, value=10), idempotency_key="ci-first"
+    )  # type: ignore[arg-type]
     assert again.replayed and again.position == first.position < app.max_position()
 
 
@@ -175,18 +180,18 @@ def test_close_cycle_with_active_objectives_is_one_write(
     event are one append; a fresh application sees the frozen cycle."""
     app = build(store_settings)
     objective, kr = _setup(app)
-    app.check_in(kr, value=200)  # type: ignore[arg-type]
+    app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=200))  # type: ignore[arg-type]
     cycle = app.get_objective(objective).cycle_id  # type: ignore[arg-type]
     with pytest.raises(DomainError) as refused:
-        app.close_cycle(cycle)
+        app.execute(cmd.CloseCycle(cycle_id=cycle))
     assert refused.value.code == "CYCLE_HAS_ACTIVE_OBJECTIVES"
     before = app.max_position()
-    result = app.close_cycle(cycle, close_active_objectives=True)
+    result = app.execute(cmd.CloseCycle(cycle_id=cycle, close_active_objectives=True))
     fresh = build(store_settings)
     closed = [e for e in fresh.events.get(objective) if isinstance(e, Objective.Closed)]  # type: ignore[arg-type]
     assert len(closed) == 1 and closed[0].score == 0.25  # (0.5 + 0.0) / 2
     positions = [n.id for n in fresh.recorder.select_notifications(before + 1, 100)]
     assert positions[-1] == result.position == fresh.max_position()
     with pytest.raises(DomainError) as frozen:
-        fresh.check_in(kr, value=1)  # type: ignore[arg-type]
+        fresh.execute(cmd.CheckInKeyResult(key_result_id=kr, value=1))  # type: ignore[arg-type]
     assert frozen.value.code == "CYCLE_CLOSED"

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
+from okr import commands as cmd
 from okr import observability as obs
 from okr.application import OkrApplication, system_context
 from okr.domain import RequestContext, request_context
@@ -197,9 +198,11 @@ def test_render_metrics_exports_the_series() -> None:
 def test_refresh_lag_reports_positions_and_age_from_the_store(memory_app: OkrApplication) -> None:
     """refresh_lag: positions behind the head, seconds since the first unprocessed event; 0 at the head."""
     with request_context(system_context("acme", "alice")):
-        first = memory_app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))
-        memory_app.start_cycle(first.id)
-        memory_app.schedule_cycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30))
+        first = memory_app.execute(
+            cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))
+        )
+        memory_app.execute(cmd.StartCycle(cycle_id=first.id))
+        memory_app.execute(cmd.ScheduleCycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30)))
     head = memory_app.max_position()
     (second,) = memory_app.recorder.select_notifications(2, 1)
     written = memory_app.mapper.to_domain_event(second).timestamp

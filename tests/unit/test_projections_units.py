@@ -15,6 +15,7 @@ from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from projections._db import Database
@@ -85,28 +86,36 @@ def test_rollup_per_driver_and_task_progress(
 ) -> None:
     """ALIGNED_OBJECTIVES / BOTH roll up ACTIVE children aligned to the objective or its KRs."""
     with request_context(system_context(org, "alice")):
-        c = memory_app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        memory_app.start_cycle(c)
-        parent = memory_app.draft_objective(cycle_id=c, title="Parent", driver="ALIGNED_OBJECTIVES").id
-        pkr = memory_app.add_key_result(parent, title="p", kind="NUMERIC", start=0, target=10).id
-        a = memory_app.draft_objective(cycle_id=c, title="A", weight=3).id
-        akr = memory_app.add_key_result(a, title="a", kind="NUMERIC", start=0, target=100).id
-        b = memory_app.draft_objective(cycle_id=c, title="B").id
-        bkr = memory_app.add_key_result(b, title="b", kind="BOOLEAN", source="TASKS").id
-        draft = memory_app.draft_objective(cycle_id=c, title="Draft child").id
-        memory_app.add_key_result(draft, title="d", kind="BOOLEAN")
+        c = memory_app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        memory_app.execute(cmd.StartCycle(cycle_id=c))
+        parent = memory_app.execute(
+            cmd.DraftObjective(cycle_id=c, title="Parent", driver="ALIGNED_OBJECTIVES")
+        ).id
+        pkr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=parent, title="p", kind="NUMERIC", start=0, target=10)
+        ).id
+        a = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="A", weight=3)).id
+        akr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=a, title="a", kind="NUMERIC", start=0, target=100)
+        ).id
+        b = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="B")).id
+        bkr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=b, title="b", kind="BOOLEAN", source="TASKS")
+        ).id
+        draft = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="Draft child")).id
+        memory_app.execute(cmd.AddKeyResult(objective_id=draft, title="d", kind="BOOLEAN"))
         for o in (parent, a, b):
-            memory_app.activate_objective(o)
-        memory_app.align_objective(a, parent_objective_id=parent)
-        memory_app.align_objective(b, parent_key_result_id=pkr)
-        memory_app.align_objective(draft, parent_objective_id=parent)
-        memory_app.check_in(akr, value=50)
-        memory_app.check_in(pkr, value=10)
-        done = memory_app.create_task(title="done", key_result_id=bkr, impact="MEDIUM").id
-        memory_app.create_task(title="open", key_result_id=bkr, impact="HIGH")
-        cancelled = memory_app.create_task(title="cancelled", key_result_id=bkr, impact="HIGH").id
-        memory_app.complete_task(done)
-        memory_app.cancel_task(cancelled)
+            memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        memory_app.execute(cmd.AlignObjective(objective_id=a, parent_objective_id=parent))
+        memory_app.execute(cmd.AlignObjective(objective_id=b, parent_key_result_id=pkr))
+        memory_app.execute(cmd.AlignObjective(objective_id=draft, parent_objective_id=parent))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=akr, value=50))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=pkr, value=10))
+        done = memory_app.execute(cmd.CreateTask(title="done", key_result_id=bkr, impact="MEDIUM")).id
+        memory_app.execute(cmd.CreateTask(title="open", key_result_id=bkr, impact="HIGH"))
+        cancelled = memory_app.execute(cmd.CreateTask(title="cancelled", key_result_id=bkr, impact="HIGH")).id
+        memory_app.execute(cmd.CompleteTask(task_id=done))
+        memory_app.execute(cmd.CancelTask(task_id=cancelled))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         q = Queries(tx, org, AT)
@@ -120,8 +129,8 @@ def test_rollup_per_driver_and_task_progress(
         assert p_view.progress == pytest.approx((0.5 * 3 + 0.4 * 1) / 4)
         assert p_view.warnings == []
     with request_context(system_context(org, "alice")):
-        memory_app.revise_objective(parent, driver="BOTH")
-        memory_app.remove_key_result(pkr)
+        memory_app.execute(cmd.ReviseObjective(objective_id=parent, driver="BOTH"))
+        memory_app.execute(cmd.RemoveKeyResult(key_result_id=pkr))
     projector = project(memory_app, memory_db)
     with memory_db.read() as tx:
         q = Queries(tx, org, AT)
@@ -141,12 +150,14 @@ def test_status_and_outdated_depend_on_the_instant(
 ) -> None:
     """The same stored row reads ON_TRACK early, OFF_TRACK late, and outdated after its cadence."""
     with request_context(system_context(org, "alice")):
-        c = memory_app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        memory_app.start_cycle(c)
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=100, cadence_days=7).id
-        memory_app.activate_objective(o)
-        memory_app.check_in(kr, value=20, confidence=0.9)
+        c = memory_app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        memory_app.execute(cmd.StartCycle(cycle_id=c))
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="k", kind="NUMERIC", start=0, target=100, cadence_days=7)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=20, confidence=0.9))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         checked_at = Queries(tx, org, AT).key_result(kr)
@@ -173,11 +184,11 @@ def test_internal_bookkeeping_is_not_audited(
 ) -> None:
     """KeyResultIndex and IdempotencyRecord events advance positions but never reach the views."""
     with request_context(system_context(org, "alice")):
-        c = memory_app.schedule_cycle(
-            name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31), idempotency_key="k1"
+        c = memory_app.execute(
+            cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)), idempotency_key="k1"
         ).id
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        memory_app.add_key_result(o, title="k", kind="BOOLEAN")
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        memory_app.execute(cmd.AddKeyResult(objective_id=o, title="k", kind="BOOLEAN"))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         types = [r[0] for r in tx.fetchall("SELECT event_type FROM proj_audit ORDER BY position")]
@@ -205,14 +216,16 @@ def _notification(topic: str, state: bytes) -> Notification:
 def test_fast_decoder_builds_the_mappers_events(memory_app: OkrApplication, org: str) -> None:
     """The rebuild's decoder gives, for every stored event, the mapper's event (type, fields, order)."""
     with request_context(system_context(org, "alice")):
-        c = memory_app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-        memory_app.start_cycle(c)
-        o = memory_app.draft_objective(cycle_id=c, title="O", weight=2.5).id
-        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10).id
-        memory_app.activate_objective(o)
-        t = memory_app.create_task(title="t", key_result_id=kr).id
-        memory_app.complete_task(t, value=4.0)
-        memory_app.revise_key_result(kr, title="k2")
+        c = memory_app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+        memory_app.execute(cmd.StartCycle(cycle_id=c))
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O", weight=2.5)).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="k", kind="NUMERIC", start=0, target=10)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        t = memory_app.execute(cmd.CreateTask(title="t", key_result_id=kr)).id
+        memory_app.execute(cmd.CompleteTask(task_id=t, value=4.0))
+        memory_app.execute(cmd.ReviseKeyResult(key_result_id=kr, title="k2"))
     decoder = FastDecoder(memory_app.mapper)
     assert decoder.supported
     notifications = memory_app.recorder.select_notifications(1, 1000)
@@ -240,9 +253,9 @@ END = datetime(2026, 4, 2, tzinfo=UTC)  # after the Q1 cycle below
 
 
 def _q1(app: OkrApplication, start: bool = True) -> Any:
-    c = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
+    c = app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
     if start:
-        app.start_cycle(c)
+        app.execute(cmd.StartCycle(cycle_id=c))
     return c
 
 
@@ -253,11 +266,18 @@ def test_unmeasured_threshold_is_never_accomplished(
     ON_TRACK in bounds mid-cycle, ACCOMPLISHED only once the cycle is over (objective alike)."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        kr = memory_app.add_key_result(
-            o, title="p95 latency", kind="THRESHOLD", direction="STAY_BELOW", start=0, target=200
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(
+                objective_id=o,
+                title="p95 latency",
+                kind="THRESHOLD",
+                direction="STAY_BELOW",
+                start=0,
+                target=200,
+            )
         ).id
-        memory_app.activate_objective(o)
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         view = Queries(tx, org, AT).objective_view(str(o))
@@ -270,7 +290,7 @@ def test_unmeasured_threshold_is_never_accomplished(
         assert at_end is not None
         assert at_end.status == "OFF_TRACK"  # never measured: not in bounds at the end either
     with request_context(system_context(org, "alice")):
-        memory_app.check_in(kr, value=150, confidence=0.8)
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=150, confidence=0.8))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         mid = Queries(tx, org, AT).objective_view(str(o))
@@ -288,22 +308,28 @@ def test_objective_attainment_follows_the_driver(
     """Attainment is the same roll-up as progress (same driver, children included), unclamped."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        parent = memory_app.draft_objective(cycle_id=c, title="Parent", driver="ALIGNED_OBJECTIVES").id
-        own = memory_app.add_key_result(parent, title="own", kind="NUMERIC", start=0, target=10).id
-        child = memory_app.draft_objective(cycle_id=c, title="Child").id
-        ckr = memory_app.add_key_result(child, title="c", kind="NUMERIC", start=0, target=100).id
+        parent = memory_app.execute(
+            cmd.DraftObjective(cycle_id=c, title="Parent", driver="ALIGNED_OBJECTIVES")
+        ).id
+        own = memory_app.execute(
+            cmd.AddKeyResult(objective_id=parent, title="own", kind="NUMERIC", start=0, target=10)
+        ).id
+        child = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="Child")).id
+        ckr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=child, title="c", kind="NUMERIC", start=0, target=100)
+        ).id
         for oid in (parent, child):
-            memory_app.activate_objective(oid)
-        memory_app.align_objective(child, parent_objective_id=parent)
-        memory_app.check_in(ckr, value=150)  # 1.5: over-achieved
-        memory_app.check_in(own, value=5)  # 0.5
+            memory_app.execute(cmd.ActivateObjective(objective_id=oid))
+        memory_app.execute(cmd.AlignObjective(objective_id=child, parent_objective_id=parent))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=ckr, value=150))  # 1.5: over-achieved
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=own, value=5))  # 0.5
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         v = Queries(tx, org, AT).objective_view(str(parent))
         assert v is not None
         assert (v.progress, v.attainment) == (pytest.approx(1.0), pytest.approx(1.5))  # children only
     with request_context(system_context(org, "alice")):
-        memory_app.revise_objective(parent, driver="BOTH")
+        memory_app.execute(cmd.ReviseObjective(objective_id=parent, driver="BOTH"))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         v = Queries(tx, org, AT).objective_view(str(parent))
@@ -319,22 +345,26 @@ def test_objective_score_only_once_closed_then_override(
     children included), replaced by the owner's override with its reason."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        parent = memory_app.draft_objective(cycle_id=c, title="Parent", driver="ALIGNED_OBJECTIVES").id
-        memory_app.add_key_result(parent, title="own", kind="BOOLEAN")
-        child = memory_app.draft_objective(cycle_id=c, title="Child").id
-        ckr = memory_app.add_key_result(child, title="c", kind="NUMERIC", start=0, target=100).id
+        parent = memory_app.execute(
+            cmd.DraftObjective(cycle_id=c, title="Parent", driver="ALIGNED_OBJECTIVES")
+        ).id
+        memory_app.execute(cmd.AddKeyResult(objective_id=parent, title="own", kind="BOOLEAN"))
+        child = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="Child")).id
+        ckr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=child, title="c", kind="NUMERIC", start=0, target=100)
+        ).id
         for oid in (parent, child):
-            memory_app.activate_objective(oid)
-        memory_app.align_objective(child, parent_objective_id=parent)
-        memory_app.check_in(ckr, value=64)
+            memory_app.execute(cmd.ActivateObjective(objective_id=oid))
+        memory_app.execute(cmd.AlignObjective(objective_id=child, parent_objective_id=parent))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=ckr, value=64))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         active = Queries(tx, org, AT).objective_view(str(parent))
     assert active is not None
     assert (active.score, active.grade, active.score_reason) == (None, None, None)
     with request_context(system_context(org, "alice")):
-        memory_app.close_objective(child)
-        memory_app.close_objective(parent)
+        memory_app.execute(cmd.CloseObjective(objective_id=child))
+        memory_app.execute(cmd.CloseObjective(objective_id=parent))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         closed = Queries(tx, org, AT).objective_view(str(parent))
@@ -344,7 +374,9 @@ def test_objective_score_only_once_closed_then_override(
         "YELLOW",
     )  # the child's 0.6, not the own KR's 0
     with request_context(system_context(org, "alice")):
-        memory_app.score_objective(parent, score=0.9, reason="the launch landed after the cycle")
+        memory_app.execute(
+            cmd.ScoreObjective(objective_id=parent, score=0.9, reason="the launch landed after the cycle")
+        )
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         scored = Queries(tx, org, AT).objective_view(str(parent))
@@ -358,8 +390,8 @@ def test_planned_cycle_expects_nothing(memory_app: OkrApplication, memory_db: Da
     once its dates have passed; started, it follows the calendar."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app, start=False)
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10)
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        memory_app.execute(cmd.AddKeyResult(objective_id=o, title="k", kind="NUMERIC", start=0, target=10))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         q = Queries(tx, org, AT)
@@ -371,7 +403,7 @@ def test_planned_cycle_expects_nothing(memory_app: OkrApplication, memory_db: Da
     assert view.key_results[0].expected_progress == 0.0
     assert dash.expected_progress == 0.0
     with request_context(system_context(org, "alice")):
-        memory_app.start_cycle(c)
+        memory_app.execute(cmd.StartCycle(cycle_id=c))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         started = Queries(tx, org, AT).cycle(c)
@@ -398,14 +430,18 @@ def test_removed_key_result_leaves_its_tasks_unaligned_everywhere(
 
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        keep = memory_app.add_key_result(o, title="keep", kind="NUMERIC", start=0, target=10).id
-        gone = memory_app.add_key_result(o, title="gone", kind="NUMERIC", start=0, target=10).id
-        memory_app.activate_objective(o)
-        kept = memory_app.create_task(title="kept", key_result_id=keep).id
-        orphan = memory_app.create_task(title="orphan").id  # no cycle, no key result
-        memory_app.link_task(orphan, key_result_id=gone)  # now in the KR's cycle
-        memory_app.remove_key_result(gone)
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        keep = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="keep", kind="NUMERIC", start=0, target=10)
+        ).id
+        gone = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="gone", kind="NUMERIC", start=0, target=10)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        kept = memory_app.execute(cmd.CreateTask(title="kept", key_result_id=keep)).id
+        orphan = memory_app.execute(cmd.CreateTask(title="orphan")).id  # no cycle, no key result
+        memory_app.execute(cmd.LinkTask(task_id=orphan, key_result_id=gone))  # now in the KR's cycle
+        memory_app.execute(cmd.RemoveKeyResult(key_result_id=gone))
     # small batches and one big one give the same answer
     project(memory_app, memory_db)
     with memory_db.read() as tx:
@@ -431,12 +467,17 @@ def test_tasks_of_finished_objectives_leave_the_prioritised_list(
         c = _q1(memory_app)
         krs = {}
         for title in ("open", "closed", "abandoned"):
-            oid = memory_app.draft_objective(cycle_id=c, title=title).id
-            krs[title] = (oid, memory_app.add_key_result(oid, title=title, kind="BOOLEAN").id)
-            memory_app.activate_objective(oid)
-        tasks = {t: memory_app.create_task(title=t, key_result_id=kr).id for t, (_, kr) in krs.items()}
-        memory_app.close_objective(krs["closed"][0])
-        memory_app.abandon_objective(krs["abandoned"][0])
+            oid = memory_app.execute(cmd.DraftObjective(cycle_id=c, title=title)).id
+            krs[title] = (
+                oid,
+                memory_app.execute(cmd.AddKeyResult(objective_id=oid, title=title, kind="BOOLEAN")).id,
+            )
+            memory_app.execute(cmd.ActivateObjective(objective_id=oid))
+        tasks = {
+            t: memory_app.execute(cmd.CreateTask(title=t, key_result_id=kr)).id for t, (_, kr) in krs.items()
+        }
+        memory_app.execute(cmd.CloseObjective(objective_id=krs["closed"][0]))
+        memory_app.execute(cmd.AbandonObjective(objective_id=krs["abandoned"][0]))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         prio = Queries(tx, org, AT).prioritized_tasks(c, None, 10)
@@ -450,13 +491,17 @@ def test_alignment_ratio_counts_tasks_in_their_key_results_cycle(
     (rows written before tasks took their key result's cycle); an unlinked one in its own cycle."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        other = memory_app.schedule_cycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30)).id
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10).id
-        memory_app.activate_objective(o)
-        linked = [memory_app.create_task(title=f"t{i}", key_result_id=kr).id for i in range(3)]
-        memory_app.create_task(title="loose", cycle_id=c)
-        memory_app.create_task(title="elsewhere", cycle_id=other)
+        other = memory_app.execute(
+            cmd.ScheduleCycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30))
+        ).id
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="k", kind="NUMERIC", start=0, target=10)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        linked = [memory_app.execute(cmd.CreateTask(title=f"t{i}", key_result_id=kr)).id for i in range(3)]
+        memory_app.execute(cmd.CreateTask(title="loose", cycle_id=c))
+        memory_app.execute(cmd.CreateTask(title="elsewhere", cycle_id=other))
     project(memory_app, memory_db)
     with memory_db.write() as tx:  # legacy rows: no cycle, or another cycle, on linked tasks
         tx.execute("UPDATE proj_tasks SET cycle_id = NULL WHERE id = ?", [str(linked[0])])
@@ -473,16 +518,22 @@ def test_children_in_another_cycle_never_move_the_parent(
     """A legacy child aligned across cycles is outside the parent's tree and outside its figures."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        other = memory_app.schedule_cycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30)).id
-        parent = memory_app.draft_objective(cycle_id=c, title="Parent", driver="BOTH").id
-        pkr = memory_app.add_key_result(parent, title="p", kind="NUMERIC", start=0, target=10).id
-        child = memory_app.draft_objective(cycle_id=c, title="Child").id
-        ckr = memory_app.add_key_result(child, title="c", kind="NUMERIC", start=0, target=10).id
+        other = memory_app.execute(
+            cmd.ScheduleCycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30))
+        ).id
+        parent = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="Parent", driver="BOTH")).id
+        pkr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=parent, title="p", kind="NUMERIC", start=0, target=10)
+        ).id
+        child = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="Child")).id
+        ckr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=child, title="c", kind="NUMERIC", start=0, target=10)
+        ).id
         for oid in (parent, child):
-            memory_app.activate_objective(oid)
-        memory_app.align_objective(child, parent_objective_id=parent)
-        memory_app.check_in(pkr, value=5)
-        memory_app.check_in(ckr, value=10)
+            memory_app.execute(cmd.ActivateObjective(objective_id=oid))
+        memory_app.execute(cmd.AlignObjective(objective_id=child, parent_objective_id=parent))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=pkr, value=5))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=ckr, value=10))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         before = Queries(tx, org, AT).objective_view(str(parent))
@@ -505,10 +556,10 @@ def test_policy_messages_name_teams_and_pluralise(
     """'team "Growth" has 1 active objective', '1 key result' — names, not ids; singular for one."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        team = memory_app.create_team(name="Growth").id
-        o = memory_app.draft_objective(cycle_id=c, title="O", team_id=team).id
-        memory_app.add_key_result(o, title="k", kind="BOOLEAN")
-        memory_app.activate_objective(o)
+        team = memory_app.execute(cmd.CreateTeam(name="Growth")).id
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O", team_id=team)).id
+        memory_app.execute(cmd.AddKeyResult(objective_id=o, title="k", kind="BOOLEAN"))
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         q = Queries(tx, org, AT)
@@ -529,10 +580,12 @@ def test_audit_names_and_filters(memory_app: OkrApplication, memory_db: Database
 
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10).id
-        memory_app.activate_objective(o)
-        memory_app.check_in(kr, value=3)
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="k", kind="NUMERIC", start=0, target=10)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=3))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         q = Queries(tx, org, AT)
@@ -555,13 +608,17 @@ def test_history_of_a_key_result(memory_app: OkrApplication, memory_db: Database
     before), also once it was removed; an objective's id answers as before."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        o = memory_app.draft_objective(cycle_id=c, title="O").id
-        kr = memory_app.add_key_result(o, title="k", kind="NUMERIC", start=0, target=10).id
-        other = memory_app.add_key_result(o, title="other", kind="NUMERIC", start=0, target=10).id
-        memory_app.activate_objective(o)
-        memory_app.check_in(kr, value=3)
-        memory_app.check_in(other, value=4)
-        memory_app.revise_key_result(kr, target=20)
+        o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+        kr = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="k", kind="NUMERIC", start=0, target=10)
+        ).id
+        other = memory_app.execute(
+            cmd.AddKeyResult(objective_id=o, title="other", kind="NUMERIC", start=0, target=10)
+        ).id
+        memory_app.execute(cmd.ActivateObjective(objective_id=o))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=kr, value=3))
+        memory_app.execute(cmd.CheckInKeyResult(key_result_id=other, value=4))
+        memory_app.execute(cmd.ReviseKeyResult(key_result_id=kr, target=20))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         history = Queries(tx, org, AT).history(kr)
@@ -574,7 +631,7 @@ def test_history_of_a_key_result(memory_app: OkrApplication, memory_db: Database
     assert len(whole) > len(history)
     assert stranger == []
     with request_context(system_context(org, "alice")):
-        memory_app.remove_key_result(other)
+        memory_app.execute(cmd.RemoveKeyResult(key_result_id=other))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         removed = Queries(tx, org, AT).history(other)
@@ -599,8 +656,8 @@ def test_schema_of_an_older_release_gains_the_new_columns(memory_app: OkrApplica
         assert names[-2:] == ["score", "score_reason"]
         with request_context(system_context(org, "alice")):
             c = _q1(memory_app)
-            o = memory_app.draft_objective(cycle_id=c, title="O").id
-            memory_app.add_key_result(o, title="k", kind="BOOLEAN")
+            o = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="O")).id
+            memory_app.execute(cmd.AddKeyResult(objective_id=o, title="k", kind="BOOLEAN"))
         project(memory_app, db)
         with db.read() as tx:
             view = Queries(tx, org, AT).objective_view(str(o))
@@ -616,9 +673,11 @@ def test_attainment_is_null_with_nothing_to_roll_up(
     """An objective whose driver has no inputs (no key result / no counted child) has no attainment."""
     with request_context(system_context(org, "alice")):
         c = _q1(memory_app)
-        empty = memory_app.draft_objective(cycle_id=c, title="Empty").id
-        lonely = memory_app.draft_objective(cycle_id=c, title="Lonely", driver="ALIGNED_OBJECTIVES").id
-        memory_app.add_key_result(lonely, title="own", kind="BOOLEAN")
+        empty = memory_app.execute(cmd.DraftObjective(cycle_id=c, title="Empty")).id
+        lonely = memory_app.execute(
+            cmd.DraftObjective(cycle_id=c, title="Lonely", driver="ALIGNED_OBJECTIVES")
+        ).id
+        memory_app.execute(cmd.AddKeyResult(objective_id=lonely, title="own", kind="BOOLEAN"))
     project(memory_app, memory_db)
     with memory_db.read() as tx:
         q = Queries(tx, org, AT)

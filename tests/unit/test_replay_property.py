@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.domain.errors import DomainError
@@ -67,26 +68,28 @@ def _state(aggregate: object) -> dict[str, Any]:
 def _run(app: OkrApplication, steps: list[tuple[str, int, int, float, float]]) -> set[uuid.UUID]:
     ids: set[uuid.UUID] = set()
     cycles = [
-        app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id,
-        app.schedule_cycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30)).id,
+        app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id,
+        app.execute(cmd.ScheduleCycle(name="Q2", start=date(2026, 4, 1), end=date(2026, 6, 30))).id,
     ]
-    app.start_cycle(cycles[0])  # check-ins go into ACTIVE cycles only
+    app.execute(cmd.StartCycle(cycle_id=cycles[0]))  # check-ins go into ACTIVE cycles only
     ids.update(cycles)
-    objectives = [app.draft_objective(cycle_id=cycles[0], title=f"Seed {n}").id for n in range(2)]
+    objectives = [app.execute(cmd.DraftObjective(cycle_id=cycles[0], title=f"Seed {n}")).id for n in range(2)]
     krs = [
-        app.add_key_result(
-            o,
-            title=f"Seed KR {n}",
-            kind="NUMERIC",
-            start=0,
-            target=100 * (n + 1),
-            source="TASKS" if n == 2 else "CHECK_INS",
+        app.execute(
+            cmd.AddKeyResult(
+                objective_id=o,
+                title=f"Seed KR {n}",
+                kind="NUMERIC",
+                start=0,
+                target=100 * (n + 1),
+                source="TASKS" if n == 2 else "CHECK_INS",
+            )
         ).id
         for o in objectives
         for n in range(3)
     ]
-    app.activate_objective(objectives[0])
-    tasks = [app.create_task(title=f"Seed task {n}", key_result_id=krs[n]).id for n in range(3)]
+    app.execute(cmd.ActivateObjective(objective_id=objectives[0]))
+    tasks = [app.execute(cmd.CreateTask(title=f"Seed task {n}", key_result_id=krs[n])).id for n in range(3)]
 
     def pick(items: list[uuid.UUID], i: int) -> uuid.UUID | None:
         return items[i % len(items)] if items else None
@@ -95,66 +98,74 @@ def _run(app: OkrApplication, steps: list[tuple[str, int, int, float, float]]) -
         o, k, t = pick(objectives, i), pick(krs, j), pick(tasks, i)
         try:
             if op == "draft":
-                objectives.append(app.draft_objective(cycle_id=cycles[i % 2], title=f"O{i}").id)
+                objectives.append(app.execute(cmd.DraftObjective(cycle_id=cycles[i % 2], title=f"O{i}")).id)
             elif op == "add_kr" and o:
                 kind = ["NUMERIC", "PERCENTAGE", "BOOLEAN", "THRESHOLD"][j % 4]
                 krs.append(
-                    app.add_key_result(
-                        o,
-                        title=f"K{j}",
-                        kind=kind,
-                        start=0,
-                        target=value,
-                        source="TASKS" if j % 5 == 0 else "CHECK_INS",
+                    app.execute(
+                        cmd.AddKeyResult(
+                            objective_id=o,
+                            title=f"K{j}",
+                            kind=kind,
+                            start=0,
+                            target=value,
+                            source="TASKS" if j % 5 == 0 else "CHECK_INS",
+                        )
                     ).id
                 )
             elif op == "activate" and o:
-                app.activate_objective(o)
+                app.execute(cmd.ActivateObjective(objective_id=o))
             elif op == "check_in" and k:
-                app.check_in(k, value=value, confidence=fraction)
+                app.execute(cmd.CheckInKeyResult(key_result_id=k, value=value, confidence=fraction))
             elif op == "revise_kr" and k:
-                app.revise_key_result(k, target=value, weight=fraction or None)
+                app.execute(cmd.ReviseKeyResult(key_result_id=k, target=value, weight=fraction or None))
             elif op == "remove_kr" and k:
-                app.remove_key_result(k)
+                app.execute(cmd.RemoveKeyResult(key_result_id=k))
             elif op == "score" and k:
-                app.score_key_result(k, score=fraction, reason="judgement" if i % 2 else "")
+                app.execute(
+                    cmd.ScoreKeyResult(key_result_id=k, score=fraction, reason="judgement" if i % 2 else "")
+                )
             elif op == "close" and o:
-                app.close_objective(o, learnings="learned")
+                app.execute(cmd.CloseObjective(objective_id=o, learnings="learned"))
             elif op == "abandon" and o:
-                app.abandon_objective(o)
+                app.execute(cmd.AbandonObjective(objective_id=o))
             elif op == "align" and o:
                 other = pick(objectives, j)
-                app.align_objective(o, parent_objective_id=other)
+                app.execute(cmd.AlignObjective(objective_id=o, parent_objective_id=other))
             elif op == "task":
                 tasks.append(
-                    app.create_task(
-                        title=f"T{i}",
-                        impact=["HIGH", "MEDIUM", "LOW"][i % 3],
-                        key_result_id=k if j % 2 else None,
+                    app.execute(
+                        cmd.CreateTask(
+                            title=f"T{i}",
+                            impact=["HIGH", "MEDIUM", "LOW"][i % 3],
+                            key_result_id=k if j % 2 else None,
+                        )
                     ).id
                 )
             elif op == "link" and t:
-                app.link_task(t, key_result_id=k if j % 3 else None)
+                app.execute(cmd.LinkTask(task_id=t, key_result_id=k if j % 3 else None))
             elif op == "complete" and t:
-                app.complete_task(t)
+                app.execute(cmd.CompleteTask(task_id=t))
             elif op == "complete_value" and t:
-                app.complete_task(t, value=value)
+                app.execute(cmd.CompleteTask(task_id=t, value=value))
             elif op == "reopen" and t:
-                app.reopen_task(t)
+                app.execute(cmd.ReopenTask(task_id=t))
             elif op == "cancel" and t:
-                app.cancel_task(t)
+                app.execute(cmd.CancelTask(task_id=t))
             elif op == "start_task" and t:
-                app.start_task(t)
+                app.execute(cmd.StartTask(task_id=t))
             elif op == "carry" and o:
-                res = app.carry_over_objective(o, target_cycle_id=cycles[(i + 1) % 2])
+                res = app.execute(cmd.CarryOverObjective(objective_id=o, target_cycle_id=cycles[(i + 1) % 2]))
                 objectives.append(res.id)
                 krs.extend(kr.id for kr in app.get_objective(res.id).key_results.values())
             elif op == "revise" and o:
-                app.revise_objective(o, title=f"Revised {value}")
+                app.execute(cmd.ReviseObjective(objective_id=o, title=f"Revised {value}"))
             elif op == "score_objective" and o:
-                app.score_objective(o, score=fraction, reason="judgement" if i % 2 else "")
+                app.execute(
+                    cmd.ScoreObjective(objective_id=o, score=fraction, reason="judgement" if i % 2 else "")
+                )
             elif op == "close_cycle" and i % 7 == 0:
-                app.close_cycle(cycles[j % 2], close_active_objectives=bool(i % 2))
+                app.execute(cmd.CloseCycle(cycle_id=cycles[j % 2], close_active_objectives=bool(i % 2)))
         except DomainError:
             pass
     ids.update(objectives)

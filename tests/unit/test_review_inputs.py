@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from api.auth import AuthenticationError, JwtKeys, decode_token, mint
+from okr import commands as cmd
 from okr.application import OkrApplication
 from okr.domain import RequestContext
 from okr.domain.errors import InvalidCycleDatesError, ValidationError
@@ -23,25 +24,33 @@ HS = JwtKeys("HS256", SECRET, SECRET)
 
 
 def _seed(app: OkrApplication) -> dict[str, str]:
-    cycle = app.schedule_cycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31)).id
-    app.start_cycle(cycle)
-    objective = app.draft_objective(cycle_id=cycle, title="Grow").id
-    kr = app.add_key_result(objective, title="MQLs", kind="NUMERIC", target=400).id
-    app.activate_objective(objective)
-    team = app.create_team(name="Growth").id
+    cycle = app.execute(cmd.ScheduleCycle(name="Q1", start=date(2026, 1, 1), end=date(2026, 3, 31))).id
+    app.execute(cmd.StartCycle(cycle_id=cycle))
+    objective = app.execute(cmd.DraftObjective(cycle_id=cycle, title="Grow")).id
+    kr = app.execute(cmd.AddKeyResult(objective_id=objective, title="MQLs", kind="NUMERIC", target=400)).id
+    app.execute(cmd.ActivateObjective(objective_id=objective))
+    team = app.execute(cmd.CreateTeam(name="Growth")).id
     return {"cycle": str(cycle), "objective": str(objective), "kr": str(kr), "team": str(team)}
 
 
 COMMANDS: dict[str, Callable[[OkrApplication, dict[str, str], str], Any]] = {
-    "objective title": lambda app, ids, bad: app.draft_objective(cycle_id=ids["cycle"], title=f"a{bad}b"),
-    "objective description": lambda app, ids, bad: app.revise_objective(ids["objective"], description=bad),
-    "check-in note": lambda app, ids, bad: app.check_in(ids["kr"], value=5, note=f"n{bad}"),
-    "team member": lambda app, ids, bad: app.add_team_member(ids["team"], user_id=f"u{bad}"),
-    "task assignee": lambda app, ids, bad: app.create_task(title="t", assignee=f"u{bad}"),
-    "key result unit": lambda app, ids, bad: app.add_key_result(
-        ids["objective"], title="k", kind="NUMERIC", target=2, unit=bad
+    "objective title": lambda app, ids, bad: app.execute(
+        cmd.DraftObjective(cycle_id=ids["cycle"], title=f"a{bad}b")
     ),
-    "idempotency key": lambda app, ids, bad: app.create_team(name="t", idempotency_key=f"k{bad}"),
+    "objective description": lambda app, ids, bad: app.execute(
+        cmd.ReviseObjective(objective_id=ids["objective"], description=bad)
+    ),
+    "check-in note": lambda app, ids, bad: app.execute(
+        cmd.CheckInKeyResult(key_result_id=ids["kr"], value=5, note=f"n{bad}")
+    ),
+    "team member": lambda app, ids, bad: app.execute(
+        cmd.AddTeamMember(team_id=ids["team"], user_id=f"u{bad}")
+    ),
+    "task assignee": lambda app, ids, bad: app.execute(cmd.CreateTask(title="t", assignee=f"u{bad}")),
+    "key result unit": lambda app, ids, bad: app.execute(
+        cmd.AddKeyResult(objective_id=ids["objective"], title="k", kind="NUMERIC", target=2, unit=bad)
+    ),
+    "idempotency key": lambda app, ids, bad: app.execute(cmd.CreateTeam(name="t"), idempotency_key=f"k{bad}"),
 }
 
 
@@ -70,9 +79,11 @@ def test_cycle_dates_outside_the_supported_years_are_refused(
 ) -> None:
     """A cycle ending on date.max made every later cycles/objectives read of its org overflow (a 500)."""
     with pytest.raises(InvalidCycleDatesError):
-        memory_app.schedule_cycle(name="Forever", start=start, end=end)
+        memory_app.execute(cmd.ScheduleCycle(name="Forever", start=start, end=end))
     assert memory_app.max_position() == 0
-    assert memory_app.schedule_cycle(name="Ok", start=date(1900, 1, 1), end=date(2999, 12, 31)).position
+    assert memory_app.execute(
+        cmd.ScheduleCycle(name="Ok", start=date(1900, 1, 1), end=date(2999, 12, 31))
+    ).position
 
 
 @pytest.mark.parametrize(
