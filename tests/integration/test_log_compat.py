@@ -4,12 +4,19 @@ field below it, live and as of earlier instants, gives the answers recorded when
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from log_fixture import DB_NAME, FIXTURE, answers, recorded_answers
+from okr import commands as cmd
+from okr.domain import RequestContext, request_context
+from okr.domain.errors import IdempotencyKeyReusedError
+from okr.settings import Settings
+from okr.wiring import build_application
 
 pytestmark = pytest.mark.integration
 
@@ -33,3 +40,22 @@ def test_the_v1_log_holds_every_public_event_type() -> None:
     contracts = {p.name.split(".v")[0].removeprefix("okr.").lower() for p in schemas}
     missing = sorted(c for c in contracts if c not in stored and c != "team.renamed")
     assert missing == []  # Team.Renamed has no command yet
+
+
+def test_idempotency_keys_of_the_v1_log_still_replay(tmp_path: Path) -> None:
+    """A request repeated with an idempotency key used before the upgrade returns the first
+    result (same fingerprint from the command's fields), and a different input is refused."""
+    shutil.copyfile(FIXTURE / DB_NAME, tmp_path / DB_NAME)
+    q4 = next(c["id"] for c in recorded_answers()["fx"]["cycles"] if c["name"] == "2026-Q4")
+    app = build_application(Settings(data_dir=tmp_path, environment="test"))
+    head = app.max_position()
+    ada = RequestContext(org_id="fx", actor="ada", roles=frozenset({"admin"}), correlation_id="c")
+    try:
+        with request_context(ada):
+            again = app.execute(cmd.StartCycle(cycle_id=q4), idempotency_key="start-q4")
+            assert again.replayed and again.id == UUID(q4) and again.position < head
+            with pytest.raises(IdempotencyKeyReusedError):
+                app.execute(cmd.ConfigureOrg(check_ins_open_to_all=False), idempotency_key="cfg-2")
+        assert app.max_position() == head
+    finally:
+        app.close()

@@ -571,3 +571,17 @@ def test_backdated_clock_stamps_events(memory_app: OkrApplication, org: str) -> 
     event = next(iter(memory_app.events.get(cycle)))
     assert event.timestamp == when
     assert event.timestamp - timedelta(0) == when
+
+
+def test_every_command_has_exactly_one_handler() -> None:
+    """The handlers table names every command of okr.commands, and nothing else."""
+    from okr.commands import COMMANDS, Command
+    from okr.handlers import HANDLERS
+
+    assert set(HANDLERS) == set(COMMANDS)
+    assert len(COMMANDS) == len(set(COMMANDS))
+    declared = {
+        c for c in vars(cmd).values() if isinstance(c, type) and issubclass(c, Command) and c is not Command
+    }
+    assert declared == set(COMMANDS)
+    assert len({c.command_name for c in COMMANDS}) == len(COMMANDS)
