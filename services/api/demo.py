@@ -24,7 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from eventsourcing.application import AggregateNotFoundError
 
 from api.auth import mint, resolve_keys
-from okr.application import CommandResult, OkrApplication
+from okr import commands as c
+from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
 from okr.domain.organization import Organization
 from okr.settings import load_settings
@@ -69,12 +70,12 @@ class Loader:
         self.clock = min(when, self.now)
         yield
 
-    def do(self, user: str, role: str, command: str, /, *args: object, **kwargs: object) -> str:
-        """Runs `app.<command>(*args, **kwargs)` as `user` with `role`; returns the result's id."""
+    def do(self, user: str, role: str, command: c.Command) -> str:
+        """Runs `command` as `user` with `role`; returns the result's id."""
         frozen = self.clock
         ctx = RequestContext(org_id=self.org, actor=user, roles=frozenset({role}), clock=lambda: frozen)
         with request_context(ctx):
-            result: CommandResult = getattr(self.app, command)(*args, **kwargs)
+            result = self.app.execute(command)
         return str(result.id)
 
 
@@ -110,26 +111,22 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
 
     # ------------------------------------------------------------ last quarter
     with d.at(q_start):
-        d.do("admin", "admin", "configure_org", strict_policies=False, cadence_days=7)
+        d.do("admin", "admin", c.ConfigureOrg(strict_policies=False, cadence_days=7))
         last = d.do(
             "admin",
             "admin",
-            "schedule_cycle",
-            name=quarter_name(last_q),
-            start=last_q,
-            end=this_q - timedelta(days=1),
+            c.ScheduleCycle(name=quarter_name(last_q), start=last_q, end=this_q - timedelta(days=1)),
         )
-        d.do("admin", "admin", "start_cycle", last)
+        d.do("admin", "admin", c.StartCycle(cycle_id=last))
         current = d.do(
             "admin",
             "admin",
-            "schedule_cycle",
-            name=quarter_name(this_q),
-            start=this_q,
-            end=add_months(this_q, 3) - timedelta(days=1),
+            c.ScheduleCycle(
+                name=quarter_name(this_q), start=this_q, end=add_months(this_q, 3) - timedelta(days=1)
+            ),
         )
-        support = d.do("admin", "admin", "create_team", name="Customer Support")
-        growth = d.do("admin", "admin", "create_team", name="Growth")
+        support = d.do("admin", "admin", c.CreateTeam(name="Customer Support"))
+        growth = d.do("admin", "admin", c.CreateTeam(name="Growth"))
         for team, user, role in [
             (support, "sam", "LEAD"),
             (support, "ana", "MEMBER"),
@@ -138,190 +135,194 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
             (growth, "leo", "MEMBER"),
             (growth, "mia", "MEMBER"),
         ]:
-            d.do("admin", "admin", "add_team_member", team, user_id=user, role=role)
+            d.do("admin", "admin", c.AddTeamMember(team_id=team, user_id=user, role=role))
         onboarding = d.do(
             "gia",
             "lead",
-            "draft_objective",
-            cycle_id=last,
-            team_id=growth,
-            title="Launch self-serve onboarding",
-            description="Let trial users reach value without a sales call.",
+            c.DraftObjective(
+                cycle_id=last,
+                team_id=growth,
+                title="Launch self-serve onboarding",
+                description="Let trial users reach value without a sales call.",
+            ),
         )
         activation = d.do(
             "gia",
             "lead",
-            "add_key_result",
-            onboarding,
-            title="Activation rate of new trials",
-            kind="PERCENTAGE",
-            start=30,
-            target=45,
+            c.AddKeyResult(
+                objective_id=onboarding,
+                title="Activation rate of new trials",
+                kind="PERCENTAGE",
+                start=30,
+                target=45,
+            ),
         )
         flows = d.do(
             "gia",
             "lead",
-            "add_key_result",
-            onboarding,
-            title="Guided setup flows shipped",
-            kind="NUMERIC",
-            start=0,
-            target=4,
+            c.AddKeyResult(
+                objective_id=onboarding, title="Guided setup flows shipped", kind="NUMERIC", start=0, target=4
+            ),
         )
-        d.do("gia", "lead", "activate_objective", onboarding)
+        d.do("gia", "lead", c.ActivateObjective(objective_id=onboarding))
     weekly = zip(_series(30, 45, 0.7, 12, 1), _series(0, 4, 0.75, 12, 0), strict=True)
     for week, (rate, shipped) in enumerate(weekly, start=1):
         with d.at(q_start + week * WEEK):
-            d.do("leo", "member", "check_in", activation, value=rate, confidence=0.6)
-            d.do("mia", "member", "check_in", flows, value=float(round(shipped)), confidence=0.7)
+            d.do("leo", "member", c.CheckInKeyResult(key_result_id=activation, value=rate, confidence=0.6))
+            d.do(
+                "mia",
+                "member",
+                c.CheckInKeyResult(key_result_id=flows, value=float(round(shipped)), confidence=0.7),
+            )
     with d.at(datetime.combine(this_q, time(8), tzinfo=UTC) - timedelta(days=1)):
         d.do(
             "gia",
             "lead",
-            "close_objective",
-            onboarding,
-            learnings="Guided flows worked; the data-import step still loses a third of trials.",
+            c.CloseObjective(
+                objective_id=onboarding,
+                learnings="Guided flows worked; the data-import step still loses a third of trials.",
+            ),
         )
-        d.do("admin", "admin", "close_cycle", last)
+        d.do("admin", "admin", c.CloseCycle(cycle_id=last))
 
     # ------------------------------------------------------------ this quarter: plan
     start = datetime.combine(this_q, time(9), tzinfo=UTC)
     with d.at(start):
-        d.do("admin", "admin", "start_cycle", current)
+        d.do("admin", "admin", c.StartCycle(cycle_id=current))
         company = d.do(
             "admin",
             "admin",
-            "draft_objective",
-            cycle_id=current,
-            title="Become the go-to tool for mid-market teams",
-            driver="BOTH",
+            c.DraftObjective(
+                cycle_id=current, title="Become the go-to tool for mid-market teams", driver="BOTH"
+            ),
         )
         arr = d.do(
             "admin",
             "admin",
-            "add_key_result",
-            company,
-            title="ARR",
-            kind="CURRENCY",
-            unit="EUR m",
-            start=2.0,
-            target=3.0,
+            c.AddKeyResult(
+                objective_id=company, title="ARR", kind="CURRENCY", unit="EUR m", start=2.0, target=3.0
+            ),
         )
         d.do(
             "admin",
             "admin",
-            "add_key_result",
-            company,
-            title="Net revenue retention",
-            kind="THRESHOLD",
-            unit="%",
-            start=100,
-            target=105,
+            c.AddKeyResult(
+                objective_id=company,
+                title="Net revenue retention",
+                kind="THRESHOLD",
+                unit="%",
+                start=100,
+                target=105,
+            ),
         )
-        d.do("admin", "admin", "activate_objective", company)
+        d.do("admin", "admin", c.ActivateObjective(objective_id=company))
 
         csx = d.do(
             "sam",
             "lead",
-            "draft_objective",
-            cycle_id=current,
-            team_id=support,
-            title="Delight customers with fast, first-time-right support",
-            description="Customers wait too long and often need a second contact.",
+            c.DraftObjective(
+                cycle_id=current,
+                team_id=support,
+                title="Delight customers with fast, first-time-right support",
+                description="Customers wait too long and often need a second contact.",
+            ),
         )
         frt = d.do(
             "sam",
             "lead",
-            "add_key_result",
-            csx,
-            title="Median first-response time",
-            kind="NUMERIC",
-            unit="h",
-            start=6,
-            target=1,
+            c.AddKeyResult(
+                objective_id=csx,
+                title="Median first-response time",
+                kind="NUMERIC",
+                unit="h",
+                start=6,
+                target=1,
+            ),
         )
         csat = d.do(
-            "sam", "lead", "add_key_result", csx, title="CSAT", kind="PERCENTAGE", start=72, target=90
+            "sam",
+            "lead",
+            c.AddKeyResult(objective_id=csx, title="CSAT", kind="PERCENTAGE", start=72, target=90),
         )
         fcr = d.do(
             "sam",
             "lead",
-            "add_key_result",
-            csx,
-            title="First-contact resolution",
-            kind="PERCENTAGE",
-            start=68,
-            target=85,
+            c.AddKeyResult(
+                objective_id=csx, title="First-contact resolution", kind="PERCENTAGE", start=68, target=85
+            ),
         )
-        d.do("admin", "admin", "align_objective", csx, parent_objective_id=company)
-        d.do("sam", "lead", "activate_objective", csx)
+        d.do("admin", "admin", c.AlignObjective(objective_id=csx, parent_objective_id=company))
+        d.do("sam", "lead", c.ActivateObjective(objective_id=csx))
 
         engine = d.do(
             "gia",
             "lead",
-            "draft_objective",
-            cycle_id=current,
-            team_id=growth,
-            title="Make marketing a growth engine",
+            c.DraftObjective(cycle_id=current, team_id=growth, title="Make marketing a growth engine"),
         )
         mqls = d.do(
-            "gia", "lead", "add_key_result", engine, title="MQLs", kind="NUMERIC", start=0, target=400
+            "gia",
+            "lead",
+            c.AddKeyResult(objective_id=engine, title="MQLs", kind="NUMERIC", start=0, target=400),
         )
         trial = d.do(
             "gia",
             "lead",
-            "add_key_result",
-            engine,
-            title="Trial-to-paid conversion",
-            kind="PERCENTAGE",
-            start=0,
-            target=22,
+            c.AddKeyResult(
+                objective_id=engine, title="Trial-to-paid conversion", kind="PERCENTAGE", start=0, target=22
+            ),
         )
         hours = d.do(
             "gia",
             "lead",
-            "add_key_result",
-            engine,
-            title="Hours spent on manual reporting per week",
-            kind="NUMERIC",
-            unit="h",
-            start=9,
-            target=1,
+            c.AddKeyResult(
+                objective_id=engine,
+                title="Hours spent on manual reporting per week",
+                kind="NUMERIC",
+                unit="h",
+                start=9,
+                target=1,
+            ),
         )
-        d.do("gia", "lead", "align_objective", engine, parent_key_result_id=arr)
-        d.do("gia", "lead", "activate_objective", engine)
+        d.do("gia", "lead", c.AlignObjective(objective_id=engine, parent_key_result_id=arr))
+        d.do("gia", "lead", c.ActivateObjective(objective_id=engine))
 
-        carried = d.do("gia", "lead", "carry_over_objective", onboarding, target_cycle_id=current)
-        d.do("gia", "lead", "align_objective", carried, parent_key_result_id=arr)
-        d.do("gia", "lead", "activate_objective", carried)
+        carried = d.do("gia", "lead", c.CarryOverObjective(objective_id=onboarding, target_cycle_id=current))
+        d.do("gia", "lead", c.AlignObjective(objective_id=carried, parent_key_result_id=arr))
+        d.do("gia", "lead", c.ActivateObjective(objective_id=carried))
 
         dach = d.do(
-            "gia", "lead", "draft_objective", cycle_id=current, team_id=growth, title="Open the DACH market"
+            "gia", "lead", c.DraftObjective(cycle_id=current, team_id=growth, title="Open the DACH market")
         )
         dach_customers = d.do(
             "gia",
             "lead",
-            "add_key_result",
-            dach,
-            title="German-speaking paying customers",
-            kind="NUMERIC",
-            start=0,
-            target=50,
+            c.AddKeyResult(
+                objective_id=dach,
+                title="German-speaking paying customers",
+                kind="NUMERIC",
+                start=0,
+                target=50,
+            ),
         )
         pages = d.do(
             "gia",
             "lead",
-            "add_key_result",
-            dach,
-            title="Localized landing pages live",
-            kind="NUMERIC",
-            start=0,
-            target=6,
-            source="TASKS",
+            c.AddKeyResult(
+                objective_id=dach,
+                title="Localized landing pages live",
+                kind="NUMERIC",
+                start=0,
+                target=6,
+                source="TASKS",
+            ),
         )
-        d.do("gia", "lead", "add_key_result", dach, title="Reseller agreement signed", kind="BOOLEAN")
-        d.do("gia", "lead", "align_objective", dach, parent_objective_id=company)
-        d.do("gia", "lead", "activate_objective", dach)
+        d.do(
+            "gia",
+            "lead",
+            c.AddKeyResult(objective_id=dach, title="Reseller agreement signed", kind="BOOLEAN"),
+        )
+        d.do("gia", "lead", c.AlignObjective(objective_id=dach, parent_objective_id=company))
+        d.do("gia", "lead", c.ActivateObjective(objective_id=dach))
 
         tasks: dict[str, str] = {}
         for key, user, title, kr, impact in [
@@ -343,13 +344,14 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
             tasks[key] = d.do(
                 user,
                 "member",
-                "create_task",
-                title=title,
-                key_result_id=kr,
-                impact=impact,
-                team_id=team,
-                assignee=user,
-                cycle_id=current if kr is None else None,
+                c.CreateTask(
+                    title=title,
+                    key_result_id=kr,
+                    impact=impact,
+                    team_id=team,
+                    assignee=user,
+                    cycle_id=current if kr is None else None,
+                ),
             )
 
     # ------------------------------------------------------------ this quarter: weekly rhythm
@@ -364,16 +366,16 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
         (dach_customers, 0, 50, 0.3, 1, 0.3, "gia", "lead"),
         (arr, 2.0, 3.0, 0.5, 0, 0.6, "admin", "admin"),
     ]
-    transitions = {
-        1: [("macros", "start_task")],
-        2: [("kb", "start_task"), ("webinar", "start_task")],
-        3: [("macros", "complete_task")],
-        4: [("pricing", "start_task"), ("de-pages-1", "complete_task")],
-        5: [("dashboard", "start_task"), ("survey", "cancel_task")],
-        6: [("dashboard", "complete_task"), ("de-pages-2", "start_task")],
-        7: [("weekend", "start_task")],
-        8: [("de-pages-2", "complete_task")],
-        9: [("kb", "complete_task")],
+    transitions: dict[int, list[tuple[str, type[c.StartTask | c.CompleteTask | c.CancelTask]]]] = {
+        1: [("macros", c.StartTask)],
+        2: [("kb", c.StartTask), ("webinar", c.StartTask)],
+        3: [("macros", c.CompleteTask)],
+        4: [("pricing", c.StartTask), ("de-pages-1", c.CompleteTask)],
+        5: [("dashboard", c.StartTask), ("survey", c.CancelTask)],
+        6: [("dashboard", c.CompleteTask), ("de-pages-2", c.StartTask)],
+        7: [("weekend", c.StartTask)],
+        8: [("de-pages-2", c.CompleteTask)],
+        9: [("kb", c.CompleteTask)],
     }
     for week in range(1, elapsed + 1):
         with d.at(start + week * WEEK - timedelta(hours=2)):
@@ -382,47 +384,52 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
                     continue  # every other week: shows up as outdated now and then
                 # spread over the weeks that have passed, so "now" shows the planned share
                 value = _series(first, target, reached, elapsed, wobble)[week - 1]
-                d.do(user, role, "check_in", kr_id, value=value, confidence=confidence, note=f"week {week}")
-            for key, command in transitions.get(week, []):
-                d.do("gia", "lead", command, tasks[key])
+                d.do(
+                    user,
+                    role,
+                    c.CheckInKeyResult(
+                        key_result_id=kr_id, value=value, confidence=confidence, note=f"week {week}"
+                    ),
+                )
+            for key, transition in transitions.get(week, []):
+                d.do("gia", "lead", transition(task_id=tasks[key]))
 
     # ------------------------------------------------------------ optional synthetic scale
     if scale.objectives:
         with d.at(start + timedelta(hours=1)):
-            platform = d.do("admin", "admin", "create_team", name="Platform")
+            platform = d.do("admin", "admin", c.CreateTeam(name="Platform"))
             for o in range(scale.objectives):
                 oid = d.do(
                     "admin",
                     "admin",
-                    "draft_objective",
-                    cycle_id=current,
-                    team_id=platform,
-                    title=f"Platform objective {o + 1}",
+                    c.DraftObjective(cycle_id=current, team_id=platform, title=f"Platform objective {o + 1}"),
                 )
                 krs = [
                     d.do(
                         "admin",
                         "admin",
-                        "add_key_result",
-                        oid,
-                        title=f"Metric {k + 1}",
-                        kind="NUMERIC",
-                        start=0,
-                        target=100,
+                        c.AddKeyResult(
+                            objective_id=oid, title=f"Metric {k + 1}", kind="NUMERIC", start=0, target=100
+                        ),
                     )
                     for k in range(scale.key_results)
                 ]
-                d.do("admin", "admin", "activate_objective", oid)
+                d.do("admin", "admin", c.ActivateObjective(objective_id=oid))
                 for n, kr_id in enumerate(krs):
-                    d.do("admin", "admin", "check_in", kr_id, value=float(10 + 7 * n), confidence=0.7)
+                    d.do(
+                        "admin",
+                        "admin",
+                        c.CheckInKeyResult(key_result_id=kr_id, value=float(10 + 7 * n), confidence=0.7),
+                    )
                     for t in range(scale.tasks):
                         d.do(
                             "admin",
                             "admin",
-                            "create_task",
-                            title=f"Task {t + 1}",
-                            key_result_id=kr_id,
-                            impact=("HIGH", "MEDIUM", "LOW")[t % 3],
+                            c.CreateTask(
+                                title=f"Task {t + 1}",
+                                key_result_id=kr_id,
+                                impact=("HIGH", "MEDIUM", "LOW")[t % 3],
+                            ),
                         )
                 ids.setdefault("platformObjective", oid)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Generic, TypeVar, cast
 from uuid import UUID
 
@@ -15,12 +15,25 @@ from api import _doc as doc
 from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError
 from okr.domain import formulas as f
+from okr.domain.cycle import CycleState as CycleState
+from okr.domain.formulas import Direction as Direction
+from okr.domain.formulas import Grade as Grade
+from okr.domain.formulas import Impact as Impact
+from okr.domain.formulas import KeyResultKind as KeyResultKind
+from okr.domain.formulas import Status as Status
+from okr.domain.objective import ObjectiveState as ObjectiveState
+from okr.domain.objective import ProgressDriver as ProgressDriver
+from okr.domain.objective import ProgressSource as ProgressSource
+from okr.domain.task import TaskState as TaskState
+from okr.domain.team import TeamRole as TeamRole
 from projections import model as m
 
 N = TypeVar("N")
 
 
 # ---------------------------------------------------------------------------------- enums
+# Not a domain enum: roles are plain strings on the write side (okr.application.ROLES), and
+# their values are lower case ("admin") while every other GraphQL enum's values are its keys.
 @strawberry.enum
 class Role(Enum):
     ADMIN = "admin"
@@ -29,85 +42,23 @@ class Role(Enum):
     VIEWER = "viewer"
 
 
-@strawberry.enum
-class CycleState(Enum):
-    PLANNED = "PLANNED"
-    ACTIVE = "ACTIVE"
-    CLOSED = "CLOSED"
-
-
-@strawberry.enum
-class TeamRole(Enum):
-    LEAD = "LEAD"
-    MEMBER = "MEMBER"
-
-
-@strawberry.enum
-class ObjectiveState(Enum):
-    DRAFT = "DRAFT"
-    ACTIVE = "ACTIVE"
-    CLOSED = "CLOSED"
-    ABANDONED = "ABANDONED"
-
-
-@strawberry.enum
-class ProgressDriver(Enum):
-    KEY_RESULTS = "KEY_RESULTS"
-    ALIGNED_OBJECTIVES = "ALIGNED_OBJECTIVES"
-    BOTH = "BOTH"
-
-
-@strawberry.enum
-class ProgressSource(Enum):
-    CHECK_INS = "CHECK_INS"
-    TASKS = "TASKS"
-
-
-@strawberry.enum
-class KeyResultKind(Enum):
-    NUMERIC = "NUMERIC"
-    PERCENTAGE = "PERCENTAGE"
-    CURRENCY = "CURRENCY"
-    BOOLEAN = "BOOLEAN"
-    THRESHOLD = "THRESHOLD"
-
-
-@strawberry.enum
-class Direction(Enum):
-    INCREASE = "INCREASE"
-    DECREASE = "DECREASE"
-    STAY_ABOVE = "STAY_ABOVE"
-    STAY_BELOW = "STAY_BELOW"
-
-
-@strawberry.enum
-class Status(Enum):
-    ACCOMPLISHED = "ACCOMPLISHED"
-    ON_TRACK = "ON_TRACK"
-    NEEDS_ATTENTION = "NEEDS_ATTENTION"
-    OFF_TRACK = "OFF_TRACK"
-
-
-@strawberry.enum
-class Grade(Enum):
-    GREEN = "GREEN"
-    YELLOW = "YELLOW"
-    RED = "RED"
-
-
-@strawberry.enum
-class Impact(Enum):
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
-
-
-@strawberry.enum
-class TaskState(Enum):
-    TODO = "TODO"
-    IN_PROGRESS = "IN_PROGRESS"
-    DONE = "DONE"
-    CANCELLED = "CANCELLED"
+#: The domain's StrEnums registered as GraphQL enums under their own names; the API builds
+#: and reads their members directly (a view's "NUMERIC" is KeyResultKind("NUMERIC")).
+DOMAIN_ENUMS: tuple[type[StrEnum], ...] = (
+    CycleState,
+    TeamRole,
+    ObjectiveState,
+    ProgressDriver,
+    ProgressSource,
+    KeyResultKind,
+    Direction,
+    Status,
+    Grade,
+    Impact,
+    TaskState,
+)
+for _enum in DOMAIN_ENUMS:
+    strawberry.enum(_enum, name=_enum.__name__)
 
 
 E = TypeVar("E", bound=Enum)
