@@ -18,10 +18,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from okr.application import OkrApplication
+from okr.domain.base import OkrAggregate
 from projections._db import Database
 from projections.model import (
     CheckInView,
@@ -48,9 +49,9 @@ def events_until(
     as_of: datetime | None = None,
     *,
     position: int | None = None,
-) -> list[tuple[int, str, Any]]:
-    """(position, qualname, event) of every event of `org` at or before `as_of` (or at or below
-    log `position`), in log order."""
+) -> list[tuple[int, OkrAggregate.Event]]:
+    """(position, event) of every event of `org` at or before `as_of` (or at or below log
+    `position`), in log order."""
     if (as_of is None) == (position is None):
         raise ValueError("give exactly one of as_of and position")
     column, bound = ("at", to_micros(as_of)) if as_of is not None else ("position", position)
@@ -65,12 +66,12 @@ def events_until(
     for aggregate_id, version, pos in rows:
         last_version[aggregate_id] = max(int(version), last_version.get(aggregate_id, 0))
         positions[(aggregate_id, int(version))] = int(pos)
-    out: list[tuple[int, str, Any]] = []
+    out: list[tuple[int, OkrAggregate.Event]] = []
     for aggregate_id, version in last_version.items():
         for event in app.events.get(UUID(aggregate_id), lte=version):
             pos = positions.get((aggregate_id, event.originator_version))
-            if pos is not None:
-                out.append((pos, type(event).__qualname__, event))
+            if pos is not None and isinstance(event, OkrAggregate.Event):
+                out.append((pos, event))
     out.sort(key=lambda item: item[0])
     return out
 
@@ -94,7 +95,7 @@ class Snapshot:
     Thread-safe (one in-memory database behind a lock); `close()` frees it.
     """
 
-    def __init__(self, org: str, at: datetime, events: list[tuple[int, str, Any]]) -> None:
+    def __init__(self, org: str, at: datetime, events: list[tuple[int, OkrAggregate.Event]]) -> None:
         self.org = org
         self.at = at
         self.events = len(events)
@@ -105,9 +106,8 @@ class Snapshot:
         with self._memory.write() as tx:
             for view in views:
                 rows = {t.name: Rows(tx, t, t.physical()) for t in view.tables}
-                for position, qualname, event in events:
-                    if view.wants(qualname):
-                        view.apply(event, qualname, position, rows)
+                for position, event in events:
+                    view.apply(event, position, rows)
                 for r in rows.values():
                     r.flush()
 

@@ -1,5 +1,6 @@
 """The OKR domain: aggregates, events, rules and pure formulas (stdlib + eventsourcing only)."""
 
+from okr.domain.base import OkrAggregate, event_classes
 from okr.domain.context import (
     RequestContext,
     current_context,
@@ -9,7 +10,12 @@ from okr.domain.context import (
 )
 from okr.domain.cycle import Cycle, CycleState
 from okr.domain.errors import DomainError
-from okr.domain.internal import INTERNAL_TOPIC_PREFIX, IdempotencyRecord, KeyResultIndex
+from okr.domain.internal import (
+    INTERNAL_AGGREGATE_TYPES,
+    INTERNAL_TOPIC_PREFIX,
+    IdempotencyRecord,
+    KeyResultIndex,
+)
 from okr.domain.objective import (
     KeyResult,
     KeyResultSpec,
@@ -23,10 +29,16 @@ from okr.domain.task import Task, TaskState
 from okr.domain.team import Team, TeamRole
 
 AGGREGATE_TYPES = (Cycle, Team, Objective, Task, Organization)
+#: Every event class of the public aggregates (what views and consumers may read).
+PUBLIC_EVENT_CLASSES: tuple[type[OkrAggregate.Event], ...] = tuple(
+    cls for aggregate in AGGREGATE_TYPES for cls in event_classes(aggregate)
+)
 
 __all__ = [
     "AGGREGATE_TYPES",
+    "INTERNAL_AGGREGATE_TYPES",
     "INTERNAL_TOPIC_PREFIX",
+    "PUBLIC_EVENT_CLASSES",
     "Cycle",
     "CycleState",
     "DomainError",
@@ -45,6 +57,7 @@ __all__ = [
     "Team",
     "TeamRole",
     "current_context",
+    "event_classes",
     "maybe_context",
     "now",
     "request_context",

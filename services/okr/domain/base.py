@@ -72,6 +72,30 @@ class OkrAggregate(Aggregate):
             aggregate.modified_by = self.actor
 
 
+def is_declared_event(cls: type) -> bool:
+    """Whether an event class was declared in its aggregate's module. The library subclasses a
+    declared class under the same name (adding the aggregate's base Event and, for `@event(C)`,
+    the caller of the decorated method), so the class an aggregate holds has a base of its own
+    name; an event class the library makes up (the unused generic `Created`) has none."""
+    return any(
+        base.__qualname__ == cls.__qualname__ and base.__module__ == cls.__module__
+        for base in cls.__mro__[1:]
+    )
+
+
+def event_classes(aggregate: type[OkrAggregate]) -> tuple[type[OkrAggregate.Event], ...]:
+    """The event classes an aggregate declares, as stored (`Objective.KeyResultCheckedIn`)."""
+    base = aggregate.Event
+    return tuple(
+        value
+        for value in vars(aggregate).values()
+        if isinstance(value, type)
+        and issubclass(value, base)
+        and value is not base
+        and is_declared_event(value)
+    )
+
+
 _IMMUTABLE = (str, int, float, bool, type(None), UUID, datetime, tuple, frozenset)
 
 

@@ -41,7 +41,14 @@ class Cycle(OkrAggregate):
             )
         return cls(name=name, start=start.isoformat(), end=end.isoformat())
 
-    @event("Scheduled")
+    class Scheduled(OkrAggregate.Created):
+        """A cycle was planned (dates as ISO strings, end inclusive)."""
+
+        name: str
+        start: str
+        end: str
+
+    @event(Scheduled)
     def __init__(self, name: str, start: str, end: str) -> None:
         self.name = name
         self.start = start
@@ -78,7 +85,10 @@ class Cycle(OkrAggregate):
             raise InvalidTransitionError(f"cycle is {self.state}, only PLANNED cycles start")
         self._started()
 
-    @event("Started")
+    class Started(OkrAggregate.Event):
+        """PLANNED -> ACTIVE."""
+
+    @event(Started)
     def _started(self) -> None:
         self.state = CycleState.ACTIVE.value
 
@@ -86,6 +96,9 @@ class Cycle(OkrAggregate):
         self.check_open()
         self._closed()
 
-    @event("Closed")
+    class Closed(OkrAggregate.Event):
+        """-> CLOSED."""
+
+    @event(Closed)
     def _closed(self) -> None:
         self.state = CycleState.CLOSED.value

@@ -29,7 +29,11 @@ class KeyResultIndex(OkrAggregate):
     def create_id(key_result_id: UUID) -> UUID:
         return KeyResultIndex.id_for(key_result_id)
 
-    @event("Indexed")
+    class Indexed(OkrAggregate.Created):
+        key_result_id: UUID
+        objective_id: UUID
+
+    @event(Indexed)
     def __init__(self, key_result_id: UUID, objective_id: UUID) -> None:
         self.key_result_id = key_result_id
         self.objective_id = objective_id
@@ -48,7 +52,10 @@ class CycleIndex(OkrAggregate):
     def create_id(cycle_id: UUID) -> UUID:
         return CycleIndex.id_for(cycle_id)
 
-    @event("Created")
+    class Created(OkrAggregate.Created):
+        cycle_id: UUID
+
+    @event(Created)
     def __init__(self, cycle_id: UUID) -> None:
         self.cycle_id = cycle_id
         self.objectives: dict[str, list[str | None]] = {}
@@ -65,7 +72,12 @@ class CycleIndex(OkrAggregate):
             return
         self._recorded(objective_id=objective_id, team_id=team, state=state)
 
-    @event("ObjectiveRecorded")
+    class ObjectiveRecorded(OkrAggregate.Event):
+        objective_id: UUID
+        team_id: str | None
+        state: str
+
+    @event(ObjectiveRecorded)
     def _recorded(self, objective_id: UUID, team_id: str | None, state: str) -> None:
         self.objectives[str(objective_id)] = [team_id, state]
 
@@ -74,7 +86,10 @@ class CycleIndex(OkrAggregate):
         an objective here (draft, activation, team move) conflicts and is retried."""
         self._sealed()
 
-    @event("CycleClosed")
+    class CycleClosed(OkrAggregate.Event):
+        """The cycle was closed (see `seal`)."""
+
+    @event(CycleClosed)
     def _sealed(self) -> None:
         self.cycle_closed = True
 
@@ -98,7 +113,10 @@ class ChildrenIndex(OkrAggregate):
     def create_id(parent_objective_id: UUID) -> UUID:
         return ChildrenIndex.id_for(parent_objective_id)
 
-    @event("Created")
+    class Created(OkrAggregate.Created):
+        parent_objective_id: UUID
+
+    @event(Created)
     def __init__(self, parent_objective_id: UUID) -> None:
         self.parent_objective_id = parent_objective_id
         self.children: dict[str, str | None] = {}
@@ -109,7 +127,11 @@ class ChildrenIndex(OkrAggregate):
             return
         self._added(child_id=child_id, key_result_id=kr)
 
-    @event("ChildAdded")
+    class ChildAdded(OkrAggregate.Event):
+        child_id: UUID
+        key_result_id: str | None
+
+    @event(ChildAdded)
     def _added(self, child_id: UUID, key_result_id: str | None) -> None:
         self.children[str(child_id)] = key_result_id
 
@@ -117,7 +139,10 @@ class ChildrenIndex(OkrAggregate):
         if str(child_id) in self.children:
             self._removed(child_id=child_id)
 
-    @event("ChildRemoved")
+    class ChildRemoved(OkrAggregate.Event):
+        child_id: UUID
+
+    @event(ChildRemoved)
     def _removed(self, child_id: UUID) -> None:
         self.children.pop(str(child_id), None)
 
@@ -136,9 +161,19 @@ class IdempotencyRecord(OkrAggregate):
         ctx = current_context()
         return IdempotencyRecord.id_for(ctx.org_id, ctx.actor, key)
 
-    @event("Recorded")
+    class Recorded(OkrAggregate.Created):
+        key: str
+        command: str
+        fingerprint: str
+        result: dict[str, Any]
+
+    @event(Recorded)
     def __init__(self, key: str, command: str, fingerprint: str, result: dict[str, Any]) -> None:
         self.key = key
         self.command = command
         self.fingerprint = fingerprint
         self.result = result
+
+
+#: The bookkeeping aggregates (their events are never published nor projected).
+INTERNAL_AGGREGATE_TYPES = (KeyResultIndex, CycleIndex, ChildrenIndex, IdempotencyRecord)

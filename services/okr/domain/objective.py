@@ -262,7 +262,17 @@ class Objective(OkrAggregate):
             carried_over_from=carried_over_from,
         )
 
-    @event("Drafted")
+    class Drafted(OkrAggregate.Created):
+        cycle_id: UUID
+        team_id: UUID | None
+        owner: str
+        title: str
+        description: str
+        driver: str
+        weight: float
+        carried_over_from: UUID | None
+
+    @event(Drafted)
     def __init__(
         self,
         cycle_id: UUID,
@@ -401,7 +411,13 @@ class Objective(OkrAggregate):
             )
         self._revised(changes=changes)
 
-    @event("Revised")
+    class Revised(OkrAggregate.Event):
+        """Only the fields that changed: title, description, owner, team_id (a UUID), driver,
+        weight (a float)."""
+
+        changes: dict[str, Any]
+
+    @event(Revised)
     def _revised(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
@@ -416,7 +432,13 @@ class Objective(OkrAggregate):
             raise ValidationError("the objective is already aligned there", field="parentId")
         self._aligned(parent_objective_id=parent_objective_id, parent_key_result_id=parent_key_result_id)
 
-    @event("Aligned")
+    class Aligned(OkrAggregate.Event):
+        """Under a parent objective, or under one of its key results (None, None: unaligned)."""
+
+        parent_objective_id: UUID | None
+        parent_key_result_id: UUID | None
+
+    @event(Aligned)
     def _aligned(self, parent_objective_id: UUID | None, parent_key_result_id: UUID | None) -> None:
         self.parent_objective_id = parent_objective_id
         self.parent_key_result_id = parent_key_result_id
@@ -468,7 +490,12 @@ class Objective(OkrAggregate):
                 field="keyResults",
             )
 
-    @event("Activated")
+    class Activated(OkrAggregate.Event):
+        """DRAFT -> ACTIVE, with the policy warnings shown at the time."""
+
+        policy_warnings: list[str]
+
+    @event(Activated)
     def _activated(self, policy_warnings: list[str]) -> None:
         self.state = ObjectiveState.ACTIVE.value
         self.activated_at = self.modified_on
@@ -496,7 +523,12 @@ class Objective(OkrAggregate):
             grade=None if score is None else f.grade(score).value,
         )
 
-    @event("Closed")
+    class Closed(OkrAggregate.Event):
+        learnings: str
+        score: float | None
+        grade: str | None
+
+    @event(Closed)
     def _closed(self, learnings: str, score: float | None, grade: str | None) -> None:
         self.state = ObjectiveState.CLOSED.value
         self.learnings = learnings
@@ -523,7 +555,14 @@ class Objective(OkrAggregate):
             )
         self._objective_scored(score=value, default_score=default, reason=why)
 
-    @event("ObjectiveScored")
+    class ObjectiveScored(OkrAggregate.Event):
+        """The closing score set (or re-computed); `default_score` is the computed one."""
+
+        score: float
+        default_score: float | None
+        reason: str
+
+    @event(ObjectiveScored)
     def _objective_scored(self, score: float, default_score: float | None, reason: str) -> None:
         self.closing_score = score
         self.score_overridden = default_score is None or abs(score - default_score) > 1e-9
@@ -532,7 +571,10 @@ class Objective(OkrAggregate):
         self.check_open()
         self._abandoned(reason=check_text(reason, "reason", MAX_NOTE))
 
-    @event("Abandoned")
+    class Abandoned(OkrAggregate.Event):
+        reason: str
+
+    @event(Abandoned)
     def _abandoned(self, reason: str) -> None:
         self.state = ObjectiveState.ABANDONED.value
         self.abandon_reason = reason
@@ -549,7 +591,11 @@ class Objective(OkrAggregate):
             )
         self._carried_over(target_objective_id=target_objective_id, target_cycle_id=target_cycle_id)
 
-    @event("CarriedOver")
+    class CarriedOver(OkrAggregate.Event):
+        target_objective_id: UUID
+        target_cycle_id: UUID
+
+    @event(CarriedOver)
     def _carried_over(self, target_objective_id: UUID, target_cycle_id: UUID) -> None:
         self.carried_over_to = target_objective_id
 
@@ -580,7 +626,20 @@ class Objective(OkrAggregate):
         )
         return kr_id
 
-    @event("KeyResultAdded")
+    class KeyResultAdded(OkrAggregate.Event):
+        key_result_id: UUID
+        title: str
+        kind: str
+        direction: str
+        unit: str
+        start: float
+        target: float
+        current: float
+        weight: float
+        source: str
+        cadence_days: int
+
+    @event(KeyResultAdded)
     def _key_result_added(
         self,
         key_result_id: UUID,
@@ -649,7 +708,14 @@ class Objective(OkrAggregate):
             raise ValidationError("nothing to change", field="keyResultId")
         self._key_result_revised(key_result_id=key_result_id, changes=diff)
 
-    @event("KeyResultRevised")
+    class KeyResultRevised(OkrAggregate.Event):
+        """Only the fields that changed (KeyResult attribute names: title, kind, direction,
+        unit, start, target, weight, source, cadence_days)."""
+
+        key_result_id: UUID
+        changes: dict[str, Any]
+
+    @event(KeyResultRevised)
     def _key_result_revised(self, key_result_id: UUID, changes: dict[str, Any]) -> None:
         kr = self.key_results[str(key_result_id)]
         for key, value in changes.items():
@@ -666,7 +732,10 @@ class Objective(OkrAggregate):
         removed by an org without strict policies)."""
         return self.policy_warnings() if self.state == ObjectiveState.ACTIVE.value else []
 
-    @event("KeyResultRemoved")
+    class KeyResultRemoved(OkrAggregate.Event):
+        key_result_id: UUID
+
+    @event(KeyResultRemoved)
     def _key_result_removed(self, key_result_id: UUID) -> None:
         del self.key_results[str(key_result_id)]
 
@@ -693,7 +762,15 @@ class Objective(OkrAggregate):
             task_id=task_id,
         )
 
-    @event("KeyResultCheckedIn")
+    class KeyResultCheckedIn(OkrAggregate.Event):
+        key_result_id: UUID
+        value_before: float
+        value: float
+        confidence: float | None
+        note: str
+        task_id: UUID | None
+
+    @event(KeyResultCheckedIn)
     def _checked_in(
         self,
         key_result_id: UUID,
@@ -736,7 +813,13 @@ class Objective(OkrAggregate):
             if recomputed is not None:
                 self._objective_scored(score=recomputed, default_score=recomputed, reason="")
 
-    @event("KeyResultScored")
+    class KeyResultScored(OkrAggregate.Event):
+        key_result_id: UUID
+        score: float
+        default_score: float
+        reason: str
+
+    @event(KeyResultScored)
     def _key_result_scored(
         self, key_result_id: UUID, score: float, default_score: float, reason: str
     ) -> None:
@@ -762,7 +845,15 @@ class Objective(OkrAggregate):
             return
         self._task_recorded(key_result_id=key_result_id, task_id=task_id, weight=weight, done=done)
 
-    @event("KeyResultTaskRecorded")
+    class KeyResultTaskRecorded(OkrAggregate.Event):
+        """A linked task's impact weight and done flag (weight None: it left this KR)."""
+
+        key_result_id: UUID
+        task_id: UUID
+        weight: float | None
+        done: bool
+
+    @event(KeyResultTaskRecorded)
     def _task_recorded(self, key_result_id: UUID, task_id: UUID, weight: float | None, done: bool) -> None:
         kr = self.key_results[str(key_result_id)]
         if weight is None:

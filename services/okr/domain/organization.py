@@ -27,7 +27,12 @@ class Organization(OkrAggregate):
     def create_id() -> UUID:
         return Organization.id_for(current_context().org_id)
 
-    @event("Configured")
+    class Configured(OkrAggregate.Created):
+        strict_policies: bool
+        cadence_days: int
+        check_ins_open_to_all: bool = False
+
+    @event(Configured)
     def __init__(self, strict_policies: bool, cadence_days: int, check_ins_open_to_all: bool = False) -> None:
         self.strict_policies = strict_policies
         self.cadence_days = cadence_days
@@ -67,7 +72,12 @@ class Organization(OkrAggregate):
             raise ValidationError("nothing to change")
         self._reconfigured(strict_policies=strict, cadence_days=cadence, check_ins_open_to_all=open_to_all)
 
-    @event("Reconfigured")
+    class Reconfigured(OkrAggregate.Event):
+        strict_policies: bool
+        cadence_days: int
+        check_ins_open_to_all: bool = False
+
+    @event(Reconfigured)
     def _reconfigured(
         self, strict_policies: bool, cadence_days: int, check_ins_open_to_all: bool = False
     ) -> None:

@@ -44,7 +44,17 @@ class Task(OkrAggregate):
             team_id=team_id,
         )
 
-    @event("Created")
+    class Created(OkrAggregate.Created):
+        title: str
+        description: str
+        impact: str
+        assignee: str | None
+        key_result_id: UUID | None
+        objective_id: UUID | None
+        cycle_id: UUID | None
+        team_id: UUID | None
+
+    @event(Created)
     def __init__(
         self,
         title: str,
@@ -88,7 +98,12 @@ class Task(OkrAggregate):
             raise ValidationError("task is already linked to that key result", field="keyResultId")
         self._linked(key_result_id=key_result_id, objective_id=objective_id, cycle_id=cycle_id)
 
-    @event("Linked")
+    class Linked(OkrAggregate.Event):
+        key_result_id: UUID
+        objective_id: UUID
+        cycle_id: UUID
+
+    @event(Linked)
     def _linked(self, key_result_id: UUID, objective_id: UUID, cycle_id: UUID) -> None:
         self.key_result_id = key_result_id
         self.objective_id = objective_id
@@ -100,7 +115,10 @@ class Task(OkrAggregate):
             raise ValidationError("task is not linked", field="taskId")
         self._unlinked(previous_key_result_id=self.key_result_id)
 
-    @event("Unlinked")
+    class Unlinked(OkrAggregate.Event):
+        previous_key_result_id: UUID
+
+    @event(Unlinked)
     def _unlinked(self, previous_key_result_id: UUID) -> None:
         self.key_result_id = None
         self.objective_id = None
@@ -112,7 +130,10 @@ class Task(OkrAggregate):
             raise ValidationError("task already has that assignee", field="assignee")
         self._assigned(assignee=who)
 
-    @event("Assigned")
+    class Assigned(OkrAggregate.Event):
+        assignee: str | None
+
+    @event(Assigned)
     def _assigned(self, assignee: str | None) -> None:
         self.assignee = assignee
 
@@ -132,7 +153,12 @@ class Task(OkrAggregate):
             raise ValidationError("nothing to change")
         self._revised(changes=changes)
 
-    @event("Revised")
+    class Revised(OkrAggregate.Event):
+        """Only the fields that changed (title, description, impact)."""
+
+        changes: dict[str, str]
+
+    @event(Revised)
     def _revised(self, changes: dict[str, str]) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
@@ -143,7 +169,10 @@ class Task(OkrAggregate):
             raise InvalidTransitionError(f"task is {self.state}; only TODO tasks start")
         self._started()
 
-    @event("Started")
+    class Started(OkrAggregate.Event):
+        """TODO -> IN_PROGRESS."""
+
+    @event(Started)
     def _started(self) -> None:
         self.state = TaskState.IN_PROGRESS.value
 
@@ -153,7 +182,10 @@ class Task(OkrAggregate):
             raise InvalidTransitionError("task is already DONE")
         self._completed(reported_value=reported_value)
 
-    @event("Completed")
+    class Completed(OkrAggregate.Event):
+        reported_value: float | None
+
+    @event(Completed)
     def _completed(self, reported_value: float | None) -> None:
         self.state = TaskState.DONE.value
 
@@ -163,7 +195,10 @@ class Task(OkrAggregate):
             raise InvalidTransitionError(f"task is {self.state}; only DONE tasks reopen")
         self._reopened()
 
-    @event("Reopened")
+    class Reopened(OkrAggregate.Event):
+        """DONE -> TODO."""
+
+    @event(Reopened)
     def _reopened(self) -> None:
         self.state = TaskState.TODO.value
 
@@ -171,6 +206,9 @@ class Task(OkrAggregate):
         self.check_not_cancelled()
         self._cancelled(reason=check_text(reason, "reason", 5_000))
 
-    @event("Cancelled")
+    class Cancelled(OkrAggregate.Event):
+        reason: str
+
+    @event(Cancelled)
     def _cancelled(self, reason: str) -> None:
         self.state = TaskState.CANCELLED.value

@@ -21,7 +21,11 @@ class Team(OkrAggregate):
     def create(cls, name: str, parent_team_id: UUID | None) -> Team:
         return cls(name=check_title(name, "name"), parent_team_id=parent_team_id)
 
-    @event("Created")
+    class Created(OkrAggregate.Created):
+        name: str
+        parent_team_id: UUID | None
+
+    @event(Created)
     def __init__(self, name: str, parent_team_id: UUID | None) -> None:
         self.name = name
         self.parent_team_id = parent_team_id
@@ -34,7 +38,11 @@ class Team(OkrAggregate):
             raise DuplicateError(f"{user} is already a {role} of this team", field="userId")
         self._member_added(user_id=user, role=role)
 
-    @event("MemberAdded")
+    class MemberAdded(OkrAggregate.Event):
+        user_id: str
+        role: str
+
+    @event(MemberAdded)
     def _member_added(self, user_id: str, role: str) -> None:
         self.members[user_id] = role
 
@@ -43,7 +51,10 @@ class Team(OkrAggregate):
             raise NotFoundError(f"{user_id} is not a member of this team", field="userId")
         self._member_removed(user_id=user_id)
 
-    @event("MemberRemoved")
+    class MemberRemoved(OkrAggregate.Event):
+        user_id: str
+
+    @event(MemberRemoved)
     def _member_removed(self, user_id: str) -> None:
         del self.members[user_id]
 
@@ -53,6 +64,9 @@ class Team(OkrAggregate):
             raise ValidationError("the team already has that name", field="name")
         self._renamed(name=name)
 
-    @event("Renamed")
+    class Renamed(OkrAggregate.Event):
+        name: str
+
+    @event(Renamed)
     def _renamed(self, name: str) -> None:
         self.name = name
