@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import socket
@@ -23,6 +22,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UnsetType
 
+import bootstrap
 from api.auth import AuthenticationError, Principal, bearer_token, decode_token, resolve_keys
 from api.context import CONSISTENCY_HEADER, Context, Services
 from api.feed import EventFeed
@@ -31,7 +31,6 @@ from api.middleware import BodySizeLimit
 from api.schema import build_schema
 from okr.observability import refresh_lag, render_metrics
 from okr.settings import Settings
-from okr.wiring import build_application
 
 log = logging.getLogger(__name__)
 WORKER_THREADS = 32
@@ -143,15 +142,6 @@ def _context_getter(services_of: Callable[[], Services]) -> Callable[..., Any]:
     return get_context
 
 
-def _optional(module: str) -> Any | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
 def create_app(
     settings: Settings,
     *,
@@ -178,35 +168,9 @@ def create_app(
         )
         async with contextlib.AsyncExitStack() as stack:
             # everything started is stopped in reverse order, also when a later step fails
-            app = await asyncio.to_thread(build_application, settings)
-            stack.push_async_callback(_quietly, app.close)
-            runtime = importlib.import_module("projections.runtime")
-            read_model = await asyncio.to_thread(runtime.build_read_model, settings, app)
-            close = getattr(read_model, "close", None)
-            if callable(close):
-                stack.push_async_callback(_quietly, close)
-            runners = None
-            if run_projections:
-                runners = await asyncio.to_thread(
-                    lambda: runtime.start_runners(settings, app, read_model=read_model)
-                )
-                stack.push_async_callback(_quietly, runners.stop)
-            relay = None
-            if (run_relay if run_relay is not None else bool(settings.nats_url)) and settings.nats_url:
-                relay_module = _optional("projections.relay")
-                if relay_module is not None and hasattr(relay_module, "RelayService"):
-                    relay = relay_module.RelayService(settings, app)
-                    relay.start()
-                    stack.push_async_callback(_quietly, relay.stop)
-                else:
-                    log.warning("OKR_NATS_URL is set but projections.relay is not available: no relay")
-            relay_positions = None
-            if settings.nats_url:
-                relay_module = _optional("projections.relay")
-                if relay_module is not None and hasattr(relay_module, "open_position_store"):
-                    # read-only: lets /metrics report the lag of a relay running anywhere
-                    relay_positions = await asyncio.to_thread(relay_module.open_position_store, settings)
-                    stack.push_async_callback(_quietly, relay_positions.close)
+            parts = bootstrap.runtime(settings, run_projections=run_projections, run_relay=run_relay)
+            rt = await asyncio.to_thread(parts.__enter__)
+            stack.push_async_callback(asyncio.to_thread, parts.__exit__, None, None, None)
             # Appends are serialised by the store anyway (SQLite's single writer; PostgreSQL's
             # table lock): a few writer threads avoid optimistic-concurrency retries and lock
             # waits between commands that would otherwise all wait in parallel.
@@ -215,17 +179,19 @@ def create_app(
                 thread_name_prefix="okr-writer",
             )
             stack.push_async_callback(_quietly, lambda: writer.shutdown(wait=True))
-            feed = EventFeed(app)
+            feed = EventFeed(rt.app)
             await feed.start()
             stack.push_async_callback(feed.stop)
             holder["services"] = Services(
                 settings=settings,
-                app=app,
-                read_model=read_model,
+                app=rt.app,
+                read_model=rt.read_model,
                 keys=keys,
                 feed=feed,
                 writer=writer,
-                extras={"runners": runners, "relay": relay, "relay_positions": relay_positions},
+                runners=rt.runners,
+                relay=rt.relay,
+                relay_positions=rt.relay_positions,
             )
             asgi_app.state.services = holder["services"]
             stack.callback(holder.pop, "services", None)
@@ -291,14 +257,14 @@ def create_app(
             head = None
         try:
             views = await asyncio.to_thread(svc.read_model.position)
-            runners = svc.extras.get("runners")
-            alive = _alive(runners)
+            runners = svc.runners
+            alive = runners is None or runners.last_error is None  # out of process: only lag
             checks["views"] = {
                 "ok": alive,
                 "position": views,
                 "lag": None if head is None else max(0, head - views),
                 "inProcess": runners is not None,
-                **({} if alive else {"error": type(getattr(runners, "last_error", None)).__name__}),
+                **({} if alive or runners is None else {"error": type(runners.last_error).__name__}),
             }
             ok = ok and alive
         except Exception as exc:
@@ -306,9 +272,9 @@ def create_app(
             checks["views"] = {"ok": False, "error": type(exc).__name__}
         if settings.nats_url:
             reachable = await asyncio.to_thread(_tcp_reachable, settings.nats_url)
-            relay = svc.extras.get("relay")
+            relay = svc.relay
             entry: dict[str, Any] = {"ok": reachable}
-            if relay is not None and hasattr(relay, "lag"):
+            if relay is not None:
                 with contextlib.suppress(Exception):
                     lag = relay.lag()
                     entry.update(relayConnected=lag.connected, relayLag=lag.positions)
@@ -329,13 +295,6 @@ async def _quietly(stop: Callable[[], Any]) -> None:
         log.exception("stopping a background service failed")
 
 
-def _alive(runners: Any) -> bool:
-    """In-process runners are healthy while they have no error; out of process we only see lag."""
-    if runners is None:
-        return True
-    return getattr(runners, "last_error", None) is None
-
-
 def _tcp_reachable(url: str, timeout: float = 1.0) -> bool:
     parts = urlsplit(url.split(",")[0])
     try:
@@ -349,7 +308,7 @@ def _refresh_lag(svc: Services) -> None:
     """Every view's and the relay's lag, from the positions stored in the database."""
     positions_of = getattr(svc.read_model, "positions", None)
     positions: dict[str, int] = dict(positions_of()) if callable(positions_of) else {}
-    store = svc.extras.get("relay_positions")
+    store = svc.relay_positions
     if store is not None:
         positions["relay"] = int(store.load())
     refresh_lag(svc.app, positions)

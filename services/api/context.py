@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -36,6 +36,8 @@ from projections.model import (
 
 if TYPE_CHECKING:
     from api.feed import EventFeed
+    from projections.relay import PositionStore, RelayService
+    from projections.runtime import RunnerHandle
 
 T = TypeVar("T")
 
@@ -54,7 +56,9 @@ class Services:
     keys: JwtKeys
     feed: EventFeed
     writer: Executor | None = None  # commands run here (None: the default executor)
-    extras: dict[str, Any] = field(default_factory=dict)
+    runners: RunnerHandle | None = None  # the view runners, when they run in this process
+    relay: RelayService | None = None  # the NATS relay, when it runs in this process
+    relay_positions: PositionStore | None = None  # the relay's stored position (NATS configured)
     dashboards: PositionCache[Dashboard] = field(init=False)
 
     def __post_init__(self) -> None:

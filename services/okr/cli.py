@@ -1,4 +1,5 @@
-"""The `okr` command line. Each sub-command imports what it needs lazily (fast --help)."""
+"""The `okr` command line. Each sub-command imports what it needs when it runs (fast --help):
+its target is a function that returns the handler, with a plain import inside."""
 
 from __future__ import annotations
 
@@ -7,13 +8,57 @@ import sys
 from collections.abc import Callable, Sequence
 
 Handler = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {}
+Target = Callable[[], Handler]
+Spec = tuple[str, Callable[[argparse.ArgumentParser], None], Target]
+_COMMANDS: dict[str, Spec] = {}
+
+
+def _serve_run() -> Handler:
+    from api.serve import run
+
+    return run
+
+
+def _token_run() -> Handler:
+    from api.serve import mint_token
+
+    return mint_token
+
+
+def _demo_run() -> Handler:
+    from api.demo import run
+
+    return run
+
+
+def _project_run() -> Handler:
+    from projections.worker import run
+
+    return run
+
+
+def _replay_run() -> Handler:
+    from projections.replay import run
+
+    return run
+
+
+def _relay_run() -> Handler:
+    from projections.relay import run
+
+    return run
+
+
+def _export_run() -> Handler:
+    from api.export import run
+
+    return run
 
 
 def command(
-    name: str, help_text: str, target: str
+    name: str, help_text: str, target: Target
 ) -> Callable[[Callable[[argparse.ArgumentParser], None]], None]:
-    """Registers a sub-command; `target` is 'module:function' taking the parsed args."""
+    """Registers a sub-command; `target()` returns the function taking the parsed args."""
 
     def register(configure: Callable[[argparse.ArgumentParser], None]) -> None:
         _COMMANDS[name] = (help_text, configure, target)
@@ -21,7 +66,7 @@ def command(
     return register
 
 
-@command("serve", "run the GraphQL API (projections and relay in-process)", "api.serve:run")
+@command("serve", "run the GraphQL API (projections and relay in-process)", _serve_run)
 def _serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default=None, help="bind address (default OKR_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default OKR_PORT, 8000)")
@@ -33,7 +78,7 @@ def _serve(p: argparse.ArgumentParser) -> None:
     )
 
 
-@command("token", "mint a JWT for a user of an org", "api.serve:mint_token")
+@command("token", "mint a JWT for a user of an org", _token_run)
 def _token(p: argparse.ArgumentParser) -> None:
     p.add_argument("--org", required=True, help="the org the token is for (claim `org`), e.g. demo")
     p.add_argument("--user", required=True, help="the user id (claim `sub`), e.g. gia")
@@ -47,7 +92,7 @@ def _token(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ttl-hours", type=float, default=24.0, help="hours until the token expires (default 24)")
 
 
-@command("demo", "load a realistic example org (support + growth teams)", "api.demo:run")
+@command("demo", "load a realistic example org (support + growth teams)", _demo_run)
 def _demo(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--org", default="demo", help="the org to load (default demo); an existing org is left alone"
@@ -57,69 +102,44 @@ def _demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", type=int, default=0, help="tasks per synthetic key result")
 
 
-@command("project", "run projection runners as a worker process", "projections.worker:run")
+@command("project", "run projection runners as a worker process", _project_run)
 def _project(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", action="append", help="view name (repeatable; default all)")
 
 
-@command("replay", "rebuild views from the log (or --verify them)", "projections.replay:run")
+@command("replay", "rebuild views from the log (or --verify them)", _replay_run)
 def _replay(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", action="append", help="view name (repeatable; default all)")
     p.add_argument("--verify", action="store_true", help="rebuild into scratch tables and compare")
 
 
-@command("relay", "publish the log to NATS JetStream as CloudEvents", "projections.relay:run")
+@command("relay", "publish the log to NATS JetStream as CloudEvents", _relay_run)
 def _relay(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", action="store_true", help="publish what is there, then exit")
     p.add_argument("--batch-size", type=int, default=None, help="events per acknowledged batch (1-4000)")
 
 
-@command(
-    "export-schema", "write the GraphQL SDL, event JSON Schemas and AsyncAPI under schema/", "api.export:run"
-)
+@command("export-schema", "write the GraphQL SDL, event JSON Schemas and AsyncAPI under schema/", _export_run)
 def _export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="schema", help="schema directory")
     p.add_argument("--check", action="store_true", help="exit 1 if the files differ")
 
 
-def build_parser(
-    available: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]],
-) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okr", description="okr-service: an event-sourced OKR backend.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_text, configure, _) in available.items():
+    for name, (help_text, configure, _) in _COMMANDS.items():
         configure(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
-def _available() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]]:
-    """Only commands whose module exists (so --help lists what works)."""
-    import importlib.util
-
-    result = {}
-    for name, spec in _COMMANDS.items():
-        module = spec[2].split(":")[0]
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if found:
-            result[name] = spec
-    return result
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    import importlib
-
-    available = _available()
-    parser = build_parser(available)
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:  # a command is required: help on stderr, the usage-error exit code
         parser.print_help(sys.stderr)
         return 2
-    module_name, func_name = available[args.command][2].split(":")
-    handler: Handler = getattr(importlib.import_module(module_name), func_name)
-    return handler(args)
+    return _COMMANDS[args.command][2]()(args)
 
 
 if __name__ == "__main__":
