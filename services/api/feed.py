@@ -3,28 +3,36 @@
 The tail is woken in-process by `app.add_commit_listener` (writes of this process appear within
 milliseconds) and polls every `poll_interval` while anyone listens (writes of other processes,
 e.g. other API replicas on PostgreSQL). Recent events sit in a bounded buffer shared by every
-subscriber; a subscriber that is behind (or asks to resume from an older position) reads the
-log itself, in batches, so a slow client never grows an unbounded queue.
+subscriber; a subscriber that is behind (or asks to resume from an older position) replays its
+own org's events in small pages from the audit view (the log only for what that view has not
+reached yet), at most REPLAY_READERS pages at a time per process. A suspended subscriber (its
+client does not read: the socket's writes back up) holds at most one page and no connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from okr.application import OkrApplication
 from okr.domain import INTERNAL_TOPIC_PREFIX
 
+if TYPE_CHECKING:
+    from projections.model import AuditEntry, ReadModel
+
 log = logging.getLogger(__name__)
+REPLAY_PAGE = 50  # events a replaying subscriber reads (and may hold) at a time
+REPLAY_READERS = 2  # replay pages read at once per process (the store's pools serve the rest)
 
 STANDARD_FIELDS = {
     "originator_id",
@@ -111,6 +119,67 @@ def decode(app: OkrApplication, start: int, limit: int) -> tuple[list[FeedEvent]
     return events, last
 
 
+def from_audit(org: str, entry: AuditEntry) -> FeedEvent:
+    """An audit view row as the feed shows it (the same fields decode() gives; the audit view
+    also keeps a creation event's aggregate class topic, which the feed never showed)."""
+    payload = entry.payload
+    if "originator_topic" in payload:
+        payload = {k: v for k, v in payload.items() if k != "originator_topic"}
+    return FeedEvent(
+        position=entry.position,
+        org_id=org,
+        aggregate_type=entry.aggregate_type,
+        aggregate_id=entry.aggregate_id,
+        version=entry.version,
+        event_type=entry.event_type,
+        at=entry.at,
+        actor=entry.actor,
+        correlation_id=entry.correlation_id,
+        causation_id=entry.causation_id,
+        payload=payload,
+    )
+
+
+class TooManySubscriptionsError(Exception):
+    """A new subscription would pass the per-token or per-process cap."""
+
+
+class SubscriptionLimits:
+    """Open subscriptions per token and per process (counting only; no I/O)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._per_key: dict[Hashable, int] = {}
+
+    def count(self, key: Hashable) -> int:
+        return self._per_key.get(key, 0)
+
+    @contextlib.contextmanager
+    def admit(self, key: Hashable, per_key: int, total: int) -> Iterator[None]:
+        """Holds one slot of `key` while the block runs; raises TooManySubscriptionsError
+        (taking nothing) when the token has `per_key` open already or the process `total`."""
+        held = self._per_key.get(key, 0)
+        if held >= per_key:
+            raise TooManySubscriptionsError(
+                f"this token has {held} subscriptions open (at most {per_key}): close one first"
+            )
+        if self.total >= total:
+            raise TooManySubscriptionsError(
+                f"the server has {self.total} subscriptions open (at most {total}): try again later"
+            )
+        self._per_key[key] = held + 1
+        self.total += 1
+        try:
+            yield
+        finally:
+            self.total -= 1
+            left = self._per_key[key] - 1
+            if left:
+                self._per_key[key] = left
+            else:
+                del self._per_key[key]
+
+
 class EventFeed:
     """Shared tail of the log; `subscribe()` yields one org's events in log order."""
 
@@ -137,6 +206,9 @@ class EventFeed:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._committed = 0  # highest position this process committed (from the commit listener)
+        self.limits = SubscriptionLimits()
+        self.replay_page = REPLAY_PAGE
+        self._replay_readers = asyncio.Semaphore(REPLAY_READERS)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -203,14 +275,32 @@ class EventFeed:
             if last - start + 1 < self.batch:
                 return
 
+    async def _replay_page(
+        self, org: str, cursor: int, views: ReadModel | None
+    ) -> tuple[list[FeedEvent], int]:
+        """The org's events after `cursor` (at most one page) and the position they cover."""
+        page = self.replay_page
+        async with self._replay_readers:
+            if views is not None:
+                entries, covered = await asyncio.to_thread(views.events_after, org, cursor, page)
+                if covered > cursor:
+                    return [from_audit(org, e) for e in entries], covered
+            # the audit view has not passed `cursor` (or is not there): the log, one page
+            events, last = await asyncio.to_thread(decode, self.app, cursor + 1, page)
+        return [e for e in events if e.org_id == org], max(cursor, last)
+
     # ------------------------------------------------------------------ subscribers
     async def subscribe(
         self,
         org: str,
         after: int | None = None,
         accept: Callable[[FeedEvent], bool] | None = None,
+        views: ReadModel | None = None,
     ) -> AsyncIterator[FeedEvent]:
-        """This org's events after `after` (default: from now on), in log order, forever."""
+        """This org's events after `after` (default: from now on), in log order, forever.
+
+        Behind the buffer, the org's events are replayed in pages from `views` (the audit
+        view); without it, or where it has not reached yet, from the log in pages."""
         self._subscribers += 1
         try:
             async with self._window_lock:  # a second subscriber waits for the first one's move
@@ -223,16 +313,17 @@ class EventFeed:
             self._wake.set()
             while not self._stopping:
                 changed = self._changed
-                if cursor >= self._floor:
-                    events = [e for e in self._buffer if e.position > cursor]
-                    next_cursor = max(cursor, self._head)
-                else:  # behind the buffer: read the log directly
-                    events, last = await asyncio.to_thread(decode, self.app, cursor + 1, self.batch)
-                    next_cursor = max(cursor, last)
+                if cursor >= self._floor:  # a page of the buffer (a stalled client pins no more)
+                    page = self.replay_page
+                    events = list(itertools.islice((e for e in self._buffer if e.position > cursor), page))
+                    next_cursor = events[-1].position if len(events) == page else max(cursor, self._head)
+                else:  # behind the buffer: one small page of this org's events
+                    events, next_cursor = await self._replay_page(org, cursor, views)
                 for event in events:
                     if event.org_id == org and (accept is None or accept(event)):
                         yield event
-                if next_cursor == cursor and not events:
+                events = []  # hold nothing while waiting for the next change
+                if next_cursor == cursor:
                     await changed.wait()
                 cursor = next_cursor
         finally:

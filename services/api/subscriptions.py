@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated, cast
 
 import strawberry
@@ -11,8 +12,8 @@ from strawberry.scalars import JSON
 
 from api import _doc as doc
 from api.context import Context, parse_uuid
-from api.errors import BadInputError, NotFoundApiError
-from api.feed import FeedEvent
+from api.errors import ApiError, BadInputError, NotFoundApiError
+from api.feed import FeedEvent, TooManySubscriptionsError
 from api.types import Event, Objective
 
 Info = strawberry.Info[Context, None]
@@ -66,6 +67,41 @@ async def _check_after(ctx: Context, after_position: int | None) -> None:
         )
 
 
+async def _feed(
+    ctx: Context, after: int | None, accept: Callable[[FeedEvent], bool]
+) -> AsyncIterator[FeedEvent]:
+    """The org's feed for one subscription: admitted under the per-token and per-process caps,
+    replayed through the read model's audit view, and ended at the token's `exp` by a timer
+    (UNAUTHENTICATED "token expired", then complete), whether or not an event comes."""
+    ctx.check_not_expired()
+    principal, settings, feed = ctx.principal, ctx.services.settings, ctx.services.feed
+    key = (principal.org, principal.user, principal.expires_at)  # the token (no jti/iat in Principal)
+    try:
+        slot = feed.limits.admit(key, settings.max_subscriptions_per_token, settings.max_subscriptions)
+        slot.__enter__()
+    except TooManySubscriptionsError as exc:
+        raise ApiError(str(exc), code="TOO_MANY_SUBSCRIPTIONS") from None
+    source = feed.subscribe(principal.org, after, accept, views=ctx.read_model)
+    loop = asyncio.get_running_loop()
+    deadline = None if principal.expires_at is None else loop.time() + (principal.expires_at - time.time())
+    try:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(source)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ApiError(
+                    "token expired: reconnect with a fresh token", code="UNAUTHENTICATED"
+                ) from None
+            ctx.check_not_expired()
+            yield event
+    finally:
+        await cast(AsyncGenerator[FeedEvent, None], source).aclose()
+        slot.__exit__(None, None, None)
+
+
 @strawberry.type
 class Subscription:
     @doc.subscription("This org's events as they happen (in log order).")
@@ -89,8 +125,7 @@ class Subscription:
                 and (aggregate is None or str(e.aggregate_id) == aggregate)
             )
 
-        async for event in ctx.services.feed.subscribe(ctx.org, after_position, accept):
-            ctx.check_not_expired()
+        async for event in _feed(ctx, after_position, accept):
             yield to_event(event)
 
     @doc.subscription("The objective each time it changes (after the views caught up).")
@@ -114,8 +149,7 @@ class Subscription:
         def accept(e: FeedEvent) -> bool:
             return e.aggregate_id == oid
 
-        async for event in ctx.services.feed.subscribe(org, after_position, accept):
-            ctx.check_not_expired()
+        async for event in _feed(ctx, after_position, accept):
             await ctx.consistent(event.position)
             ctx.reset_loaders()  # nested fields (team, cycle) must not come from an earlier event
             view = (await ctx.read(lambda: ctx.read_model.objectives_by_ids(org, [oid])))[0]

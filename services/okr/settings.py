@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=2)
     max_query_tokens: int = Field(default=2_000, ge=50)
     max_aliases: int = Field(default=30, ge=1)
+    max_subscriptions_per_token: int = Field(default=10, ge=1, le=10_000)
+    max_subscriptions: int = Field(default=1_000, ge=1, le=1_000_000)  # per process
     introspection: bool | None = Field(
         default=None,
         description="__schema/__type and 'Did you mean' suggestions; unset = on except in production",

@@ -309,6 +309,11 @@ class ReadModel(Protocol):
         """Every event of one aggregate, oldest first, with values before and after; for a key
         result's id, the events of its objective that concern that key result."""
 
+    def events_after(self, org: str, after: int, limit: int) -> tuple[list[AuditEntry], int]:
+        """Up to `limit` of the org's events after log position `after`, by position, from the
+        audit view, and the position this read covers: every event of the org up to it was
+        returned (`after` itself when the audit view has not gone beyond it yet)."""
+
     def now(self) -> datetime:
         """"Now" for read-time figures."""
 

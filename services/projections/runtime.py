@@ -42,7 +42,7 @@ from projections.model import (
     TeamView,
     TreeNode,
 )
-from projections.queries import Queries
+from projections.queries import Queries, _as_dict, _cols
 from projections.runner import (
     COALESCE,
     PositionSignal,
@@ -53,7 +53,7 @@ from projections.runner import (
     wait_pg_notify,
 )
 from projections.timetravel import Snapshot, queries_as_of
-from projections.views import VIEW_NAMES, make_views
+from projections.views import AUDIT, VIEW_NAMES, make_views
 
 
 class SqlReadModel:
@@ -257,6 +257,21 @@ class SqlReadModel:
     def history(self, org: str, aggregate_id: UUID) -> list[AuditEntry]:
         with self.db.read() as tx:
             return Queries(tx, org, self.now()).history(aggregate_id)
+
+    def events_after(self, org: str, after: int, limit: int) -> tuple[list[AuditEntry], int]:
+        with self.db.read() as tx:
+            # the position first: rows up to it were committed with it, so the next read sees them
+            reached = read_positions(tx, ["audit"]).get("audit", (0, 0))[0]
+            if reached <= after:
+                return [], after
+            rows = tx.fetchall(
+                f"SELECT {_cols(AUDIT)} FROM proj_audit WHERE org = ? AND position > ? AND position <= ?"
+                f" ORDER BY position LIMIT {max(1, int(limit))}",
+                [org, after, reached],
+            )
+        entries = [Queries._audit_entry(_as_dict(AUDIT, r)) for r in rows]
+        covered = entries[-1].position if len(entries) >= max(1, int(limit)) else reached
+        return entries, covered
 
 
 def build_read_model(settings: Settings, app: OkrApplication) -> SqlReadModel:
