@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -41,6 +42,8 @@ from okr.domain.objective import KeyResultAsDict, Objective
 from okr.domain.task import Task
 from okr.domain.team import Team
 from okr.handlers import HANDLERS, Outcome
+from okr.idempotency import KWARG as IDEMPOTENCY_KWARG
+from okr.idempotency import IdempotencyEntry, IdempotencyRecorder, persistence_env
 from okr.lookups import Lookups, parse_id
 
 ROLES = ("admin", "lead", "member", "viewer")
@@ -92,6 +95,10 @@ class OkrApplication(Lookups, Application[UUID]):
             self.snapshotting_intervals = dict.fromkeys(  # type: ignore[misc]
                 (Objective, Task, Team, Cycle, CycleIndex, ChildrenIndex), int(interval)
             )
+        module = env.get("PERSISTENCE_MODULE") or os.environ.get("PERSISTENCE_MODULE", "")
+        for name, value in persistence_env(module).items():  # idempotency beside the events
+            if name == "PERSISTENCE_MODULE" or name not in env:
+                env[name] = value
         Lookups.__init__(self)
         Application.__init__(self, env)
         self.retries = retries
@@ -163,17 +170,12 @@ class OkrApplication(Lookups, Application[UUID]):
                 return replay
         outcome = body()
         to_save: list[OkrAggregate] = list(outcome.save)
+        entry = None
         if record_id is not None and key is not None:
-            to_save.append(
-                IdempotencyRecord(
-                    key=key,
-                    command=command,
-                    fingerprint=fingerprint,
-                    result={"id": str(outcome.id), "warnings": outcome.warnings, "extra": outcome.extra},
-                )
-            )
+            result = {"id": str(outcome.id), "warnings": outcome.warnings, "extra": outcome.extra}
+            entry = IdempotencyEntry(record_id, command, fingerprint, result)
         try:
-            recordings = self._save_aggregates(to_save)
+            recordings = self._save_aggregates(to_save, entry)
         except (IntegrityError, OperationalError) as exc:
             # IntegrityError: another writer got there first. OperationalError: SQLite's
             # "database is locked" under contention. Either way nothing was written; the
@@ -188,7 +190,9 @@ class OkrApplication(Lookups, Application[UUID]):
             id=outcome.id, position=position, warnings=tuple(outcome.warnings), extra=dict(outcome.extra)
         )
 
-    def _save_aggregates(self, aggregates: list[OkrAggregate]) -> list[Recording[UUID]]:
+    def _save_aggregates(
+        self, aggregates: list[OkrAggregate], entry: IdempotencyEntry | None = None
+    ) -> list[Recording[UUID]]:
         """`Application.save` for our own aggregates, minus two costs measured on the hot path:
 
         - no runtime-protocol isinstance checks per object (we know these are aggregates);
@@ -197,6 +201,8 @@ class OkrApplication(Lookups, Application[UUID]):
           is at the aggregate's version after this save, which loads identically.
         """
         processing = ProcessingEvent[UUID]()
+        if entry is not None:  # written by the recorder in the same transaction (okr.idempotency)
+            processing.saved_kwargs[IDEMPOTENCY_KWARG] = entry
         for aggregate in aggregates:
             processing.events.extend(aggregate.collect_events())
             processing.aggregates[aggregate.id] = aggregate
@@ -221,26 +227,42 @@ class OkrApplication(Lookups, Application[UUID]):
         return check_storable(key, "idempotencyKey")
 
     def _replay(self, record_id: UUID, command: str, fingerprint: str) -> CommandResult | None:
+        """The first result of this key (None: the key is new). Refused for other input."""
+        recorder = self.recorder
+        entry = recorder.idempotency_entry(record_id) if isinstance(recorder, IdempotencyRecorder) else None
+        if entry is None:
+            entry = self._replay_from_log(record_id)
+        if entry is None:
+            return None
+        if entry.command != command or entry.fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError(
+                f"idempotency key was first used for {entry.command} with other input",
+                field="idempotencyKey",
+            )
+        result = entry.result
+        return CommandResult(
+            id=UUID(result["id"]),
+            position=entry.position,
+            warnings=tuple(result.get("warnings", ())),
+            extra=dict(result.get("extra", {})),
+            replayed=True,
+        )
+
+    def _replay_from_log(self, record_id: UUID) -> IdempotencyEntry | None:
+        """A key recorded before okr_idempotency existed: an IdempotencyRecord aggregate in the
+        log, the last event of the first write's append (so its position is that write's)."""
         try:
             record: object = self.repository.get(record_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotencyRecord)
-        if record.command != command or record.fingerprint != fingerprint:
-            raise IdempotencyKeyReusedError(
-                f"idempotency key was first used for {record.command} with other input",
-                field="idempotencyKey",
-            )
-        result = record.result
-        # The record was the last event of the first write's append, so its notification id
-        # is that write's position (what the first call returned).
         position = self._record_position(record_id)
-        return CommandResult(
-            id=UUID(result["id"]),
-            position=self.max_position() if position is None else position,
-            warnings=tuple(result.get("warnings", ())),
-            extra=dict(result.get("extra", {})),
-            replayed=True,
+        return IdempotencyEntry(
+            record_id,
+            record.command,
+            record.fingerprint,
+            record.result,
+            self.max_position() if position is None else position,
         )
 
     def _record_position(self, record_id: UUID) -> int | None:
