@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 from uuid import UUID
 
+from okr.domain import policies
 from okr.domain.base import plural
 from okr.domain.context import RequestContext, current_context
 from okr.domain.errors import NotFoundError, PermissionDeniedError, TeamNotFoundError
 from okr.domain.objective import Objective
-from okr.domain.organization import MAX_OBJECTIVES, MIN_OBJECTIVES
+from okr.domain.organization import MAX_OBJECTIVES
 from okr.domain.team import Team, TeamRole
 from okr.lookups import Lookups
 
@@ -75,16 +76,10 @@ def authorize_team(reads: Lookups, team_id: UUID | None) -> None:
 def team_policy(team: Team, active_after: int, strict: bool) -> tuple[list[str], list[str]]:
     """(warnings, violations) of a team's active-objective count in a cycle (3-5). Strict orgs
     refuse a 6th; fewer than 3 stays a warning (it is reached one activation at a time)."""
-    if MIN_OBJECTIVES <= active_after <= MAX_OBJECTIVES:
-        return [], []
-    counted = plural(active_after, "active objective")
-    warning = (
-        f"OBJECTIVE_COUNT: team {team.name} has {counted} in this cycle;"
-        f" {MIN_OBJECTIVES}-{MAX_OBJECTIVES} keep a team focused"
-    )
-    if strict and active_after > MAX_OBJECTIVES:
-        return [warning], [
-            f"OBJECTIVE_COUNT: team {team.name} would have {counted} in this cycle;"
-            f" the org's strict policies allow at most {MAX_OBJECTIVES}"
+    warnings = policies.objective_count_warnings(f"team {team.name}", active_after)
+    if warnings and strict and active_after > MAX_OBJECTIVES:
+        return warnings, [
+            f"OBJECTIVE_COUNT: team {team.name} would have {plural(active_after, 'active objective')}"
+            f" in this cycle; the org's strict policies allow at most {MAX_OBJECTIVES}"
         ]
-    return [warning], []
+    return warnings, []

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 
 A = TypeVar("A", bound=OkrAggregate)
 
-MAX_ALIGNMENT_DEPTH = 64
-COUNTED_CHILD_STATES = (ObjectiveState.ACTIVE.value, ObjectiveState.CLOSED.value)
 _CACHE_LIMIT = 100_000
 
 
@@ -207,13 +205,13 @@ class Lookups:
                     child = self.load(Objective, child_id, ObjectiveNotFoundError, "objective")
                 except NotFoundError:
                     continue
-            if child.state in COUNTED_CHILD_STATES:
+            if child.state in f.COUNTED_CHILD_STATES:
                 children.append(child)
         return children
 
     def rollup(self, objective: Objective, known: Mapping[UUID, Objective], stack: frozenset[UUID]) -> float:
         """Progress per driver, with the aligned children's progress (bounded depth)."""
-        if objective.driver == ProgressDriver.KEY_RESULTS.value or len(stack) >= MAX_ALIGNMENT_DEPTH:
+        if objective.driver == ProgressDriver.KEY_RESULTS.value or len(stack) >= f.MAX_ALIGNMENT_DEPTH:
             return objective.rollup_progress([])
         inner = stack | {objective.id}
         pairs = [
@@ -260,7 +258,7 @@ class Lookups:
                 raise AlignmentCycleError(
                     "that alignment would make the objective its own ancestor", field="parentId"
                 )
-            if node.id in seen or depth > MAX_ALIGNMENT_DEPTH:
+            if node.id in seen or depth > f.MAX_ALIGNMENT_DEPTH:
                 raise AlignmentCycleError("alignment chain too deep or cyclic", field="parentId")
             seen.add(node.id)
             depth += 1

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 
@@ -61,6 +61,11 @@ NEEDS_ATTENTION_PACE = 0.6
 LOW_CONFIDENCE = 0.4
 GREEN_GRADE = 0.7
 YELLOW_GRADE = 0.4
+
+# Aligned children that move a parent's figures (roll-up, status, score), and how deep the
+# alignment tree is followed.
+COUNTED_CHILD_STATES = ("ACTIVE", "CLOSED")
+MAX_ALIGNMENT_DEPTH = 64
 
 
 def clamp01(x: float) -> float:
@@ -121,6 +126,36 @@ def task_progress(done_weight: float, total_weight: float) -> float:
     return clamp01(done_weight / total_weight)
 
 
+def key_result_figures(
+    kind: KeyResultKind,
+    start: float,
+    target: float,
+    current: float,
+    direction: Direction | None,
+    *,
+    check_in_count: int,
+    task_weights: tuple[float, float] | None = None,
+) -> tuple[float, float]:
+    """A key result's (progress, attainment). `task_weights` (done, total) when its progress
+    source is TASKS (both figures are then the task progress); otherwise from its value, a
+    threshold counting as measured once it has a check-in."""
+    if task_weights is not None:
+        p = task_progress(*task_weights)
+        return p, p
+    value = attainment(kind, start, target, current, direction, measured=check_in_count > 0)
+    return clamp01(value), value  # progress is the clamped attainment
+
+
+def weight_share(weight: float, total_weight: float) -> float:
+    """A key result's share of its objective's weight (0 when the objective weighs nothing)."""
+    return weight / total_weight if total_weight else 0.0
+
+
+def has_rollup_inputs(driver: str, key_results: int, children: int) -> bool:
+    """Whether the driver has anything to roll up (key results and/or counted children)."""
+    return bool((key_results and driver != "ALIGNED_OBJECTIVES") or (children and driver != "KEY_RESULTS"))
+
+
 def weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
     """Weighted mean of (value, weight) pairs with weight > 0; None when there is nothing."""
     pairs_list = list(pairs)
@@ -139,19 +174,25 @@ def weighted_mean(pairs: Iterable[tuple[float, float]]) -> float | None:
     return min(max(mean, min(values)), max(values))
 
 
+def driven_pairs(
+    key_results: Sequence[tuple[float, float]], children: Sequence[tuple[float, float]], driver: str
+) -> list[tuple[float, float]]:
+    """The (value, weight) pairs an objective's driver rolls up: its key results'
+    (KEY_RESULTS), its counted children's (ALIGNED_OBJECTIVES), or both (BOTH)."""
+    if driver == "KEY_RESULTS":
+        return list(key_results)
+    if driver == "ALIGNED_OBJECTIVES":
+        return list(children)
+    return [*key_results, *children]
+
+
 def objective_progress(
     key_results: Sequence[tuple[float, float]],
     children: Sequence[tuple[float, float]],
     driver: str,
 ) -> float:
     """Objective roll-up: KEY_RESULTS, ALIGNED_OBJECTIVES or BOTH, each a weighted mean."""
-    if driver == "KEY_RESULTS":
-        pairs = list(key_results)
-    elif driver == "ALIGNED_OBJECTIVES":
-        pairs = list(children)
-    else:
-        pairs = [*key_results, *children]
-    mean = weighted_mean(pairs)
+    mean = weighted_mean(driven_pairs(key_results, children, driver))
     return 0.0 if mean is None else clamp01(mean)
 
 
@@ -162,14 +203,17 @@ def objective_attainment(
 ) -> float:
     """Unclamped roll-up with the same driver as `objective_progress`: the weighted mean of the
     key results' attainments and/or the counted children's attainments (0 with nothing)."""
-    if driver == "KEY_RESULTS":
-        pairs = list(key_results)
-    elif driver == "ALIGNED_OBJECTIVES":
-        pairs = list(children)
-    else:
-        pairs = [*key_results, *children]
-    mean = weighted_mean(pairs)
+    mean = weighted_mean(driven_pairs(key_results, children, driver))
     return 0.0 if mean is None else mean
+
+
+def day_start(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=UTC)
+
+
+def cycle_window(start: date, end: date) -> tuple[datetime, datetime]:
+    """A cycle's instants: from its first day's start to the end of its (inclusive) end date."""
+    return day_start(start), day_start(end) + timedelta(days=1)
 
 
 def expected_progress(cycle_start: datetime, cycle_end: datetime, at: datetime) -> float:
@@ -178,6 +222,19 @@ def expected_progress(cycle_start: datetime, cycle_end: datetime, at: datetime) 
     if total <= 0:
         return 1.0
     return clamp01((at - cycle_start).total_seconds() / total)
+
+
+def cycle_expected_progress(started: bool, start: date, end: date, at: datetime) -> float:
+    """Expected progress in a cycle at `at`: 0 until it has started (a PLANNED cycle expects
+    nothing yet), else the elapsed fraction of its window."""
+    if not started:
+        return 0.0
+    return expected_progress(*cycle_window(start, end), at)
+
+
+def is_low_confidence(confidence: float | None) -> bool:
+    """A latest confidence below LOW_CONFIDENCE (none given is not low)."""
+    return confidence is not None and confidence < LOW_CONFIDENCE
 
 
 def status(progress_value: float, expected: float, confidence: float | None = None) -> Status:
@@ -194,7 +251,7 @@ def status(progress_value: float, expected: float, confidence: float | None = No
             result = Status.NEEDS_ATTENTION
         else:
             result = Status.OFF_TRACK
-    if result is Status.ON_TRACK and confidence is not None and confidence < LOW_CONFIDENCE:
+    if result is Status.ON_TRACK and is_low_confidence(confidence):
         result = Status.NEEDS_ATTENTION
     return result
 
@@ -206,10 +263,21 @@ def key_result_status(
     (expected progress reached 1): until then holding the line is ON_TRACK (lowered to
     NEEDS_ATTENTION by low confidence). Other kinds: `status`."""
     if kind is KeyResultKind.THRESHOLD and progress_value >= 1.0 and expected < 1.0:
-        if confidence is not None and confidence < LOW_CONFIDENCE:
+        if is_low_confidence(confidence):
             return Status.NEEDS_ATTENTION
         return Status.ON_TRACK
     return status(progress_value, expected, confidence)
+
+
+def rollup_status(
+    progress_value: float, expected: float, children_accomplished: Callable[[], bool]
+) -> Status:
+    """The status of an objective's roll-up over its counted children: `status` of its
+    progress, never ACCOMPLISHED while a counted child is not (asked only when it matters)."""
+    rolled = status(progress_value, expected)
+    if rolled is Status.ACCOMPLISHED and not children_accomplished():
+        return Status.ON_TRACK
+    return rolled
 
 
 def worst_status(statuses: Iterable[Status]) -> Status | None:
@@ -252,11 +320,5 @@ def objective_score(
     (KEY_RESULTS), of its counted children's scores (ALIGNED_OBJECTIVES), or of both together
     (BOTH). Pairs are (score, weight); scores are 0.0-1.0. None when the driver has nothing to
     score (no key result / no counted child)."""
-    if driver == "KEY_RESULTS":
-        pairs = list(key_result_scores)
-    elif driver == "ALIGNED_OBJECTIVES":
-        pairs = list(child_scores)
-    else:
-        pairs = [*key_result_scores, *child_scores]
-    mean = weighted_mean(pairs)
+    mean = weighted_mean(driven_pairs(key_result_scores, child_scores, driver))
     return None if mean is None else clamp01(mean) + 0.0
