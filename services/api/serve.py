@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from datetime import timedelta
 
@@ -143,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
         run_projections=not getattr(args, "no_projections", False),
         run_relay=False if getattr(args, "no_relay", False) else None,
     )
+    # uvicorn shuts down gracefully on SIGTERM, restores the handler it found and raises the
+    # signal again: with this handler in place the process then ends with 0, as a worker
+    # stopped by its orchestrator should (SIG_DFL would end it by the signal, exit status 143)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(
         app,
         host=host,
