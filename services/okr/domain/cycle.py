@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
 from eventsourcing.domain import event
 
+from okr.domain import formulas as f
 from okr.domain.base import OkrAggregate, check_title
 from okr.domain.errors import CycleClosedError, InvalidCycleDatesError, InvalidTransitionError
 
@@ -19,10 +20,6 @@ class CycleState(StrEnum):
 
 EARLIEST_YEAR = 1900
 LATEST_YEAR = 2999
-
-
-def day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=UTC)
 
 
 class Cycle(OkrAggregate):
@@ -65,12 +62,12 @@ class Cycle(OkrAggregate):
 
     @property
     def starts_at(self) -> datetime:
-        return day_start(self.start_date)
+        return f.cycle_window(self.start_date, self.end_date)[0]
 
     @property
     def ends_at(self) -> datetime:
         """Exclusive end: the cycle covers its end date entirely."""
-        return day_start(self.end_date) + timedelta(days=1)
+        return f.cycle_window(self.start_date, self.end_date)[1]
 
     @property
     def is_closed(self) -> bool:

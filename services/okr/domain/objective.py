@@ -16,6 +16,7 @@ from eventsourcing.domain import event
 from eventsourcing.persistence import Transcoding
 
 from okr.domain import formulas as f
+from okr.domain import policies
 from okr.domain.base import (
     MAX_TEXT,
     MAX_UNIT,
@@ -110,30 +111,25 @@ class KeyResult:
         return done, total
 
     @property
-    def progress(self) -> float:
-        if self.source == ProgressSource.TASKS.value:
-            return f.task_progress(*self.task_weights)
-        return f.progress(
+    def figures(self) -> tuple[float, float]:
+        """(progress, attainment): `formulas.key_result_figures`."""
+        return f.key_result_figures(
             self.kind_enum,
             self.start,
             self.target,
             self.current,
             self.direction_enum,
-            measured=self.check_in_count > 0,
+            check_in_count=self.check_in_count,
+            task_weights=self.task_weights if self.source == ProgressSource.TASKS.value else None,
         )
 
     @property
+    def progress(self) -> float:
+        return self.figures[0]
+
+    @property
     def attainment(self) -> float:
-        if self.source == ProgressSource.TASKS.value:
-            return f.task_progress(*self.task_weights)
-        return f.attainment(
-            self.kind_enum,
-            self.start,
-            self.target,
-            self.current,
-            self.direction_enum,
-            measured=self.check_in_count > 0,
-        )
+        return self.figures[1]
 
     @property
     def default_score(self) -> float:
@@ -329,8 +325,7 @@ class Objective(OkrAggregate):
         return sum(kr.weight for kr in self.key_results.values())
 
     def weight_share(self, key_result_id: UUID) -> float:
-        total = self.total_weight
-        return self.key_result(key_result_id).weight / total if total else 0.0
+        return f.weight_share(self.key_result(key_result_id).weight, self.total_weight)
 
     @property
     def progress(self) -> float:
@@ -401,7 +396,7 @@ class Objective(OkrAggregate):
             and self.state == ObjectiveState.ACTIVE.value
             and "driver" in changes
             and changes["driver"] != ProgressDriver.ALIGNED_OBJECTIVES.value
-            and not MIN_KEY_RESULTS <= len(self.key_results) <= MAX_KEY_RESULTS
+            and not policies.key_results_in_range(len(self.key_results))
         ):
             raise PolicyViolation(
                 f"KEY_RESULT_COUNT: driven by key results, this active objective would count"
@@ -469,13 +464,7 @@ class Objective(OkrAggregate):
         return warnings
 
     def policy_warnings(self) -> list[str]:
-        n = len(self.key_results)
-        if self.counts_key_results and not MIN_KEY_RESULTS <= n <= MAX_KEY_RESULTS:
-            return [
-                f"KEY_RESULT_COUNT: {plural(n, 'key result')}; {MIN_KEY_RESULTS}-{MAX_KEY_RESULTS}"
-                " keep an objective focused"
-            ]
-        return []
+        return policies.key_result_count_warnings(self.driver, len(self.key_results))
 
     def _check_key_result_count(self, after: int, strict_policies: bool) -> None:
         """After activation, strict orgs keep 2-4 key results: adding a 5th or removing down
