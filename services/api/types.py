@@ -229,7 +229,7 @@ def kr_warnings(v: m.KeyResultView) -> list[str]:
     warnings = []
     if v.outdated:
         warnings.append(f"no check-in within its cadence of {v.cadence_days} days")
-    if v.confidence is not None and v.confidence < 0.4:
+    if f.is_low_confidence(v.confidence):
         warnings.append(f"low confidence ({v.confidence:.2f})")
     return warnings
 
@@ -341,7 +341,7 @@ class Objective:
         description="Null until CLOSED; then the closing score (per driver), or the owner's override."
     )
     score_reason: str | None = strawberry.field(description="Why the owner overrode the closing score.")
-    grade: Grade | None = strawberry.field(description="Of score: GREEN >= 0.7, YELLOW >= 0.4, else RED.")
+    grade: Grade | None = strawberry.field(description=f"Of score: GREEN >= {f.GREEN_GRADE}, YELLOW >= {f.YELLOW_GRADE}, else RED.")
     warnings: list[str]
     created_at: datetime
     updated_at: datetime
