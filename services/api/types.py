@@ -341,7 +341,9 @@ class Objective:
         description="Null until CLOSED; then the closing score (per driver), or the owner's override."
     )
     score_reason: str | None = strawberry.field(description="Why the owner overrode the closing score.")
-    grade: Grade | None = strawberry.field(description=f"Of score: GREEN >= {f.GREEN_GRADE}, YELLOW >= {f.YELLOW_GRADE}, else RED.")
+    grade: Grade | None = strawberry.field(
+        description=f"Of score: GREEN >= {f.GREEN_GRADE}, YELLOW >= {f.YELLOW_GRADE}, else RED."
+    )
     warnings: list[str]
     created_at: datetime
     updated_at: datetime
