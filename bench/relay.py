@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from okr import commands as cmd  # noqa: E402
 from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import Objective, request_context  # noqa: E402
-from okr.domain.objective import KeyResultSpec  # noqa: E402
+from okr.domain.key_result import KeyResultSpec  # noqa: E402
 from okr.settings import Settings  # noqa: E402
 from okr.wiring import build_application  # noqa: E402
 from projections.contracts import CloudEventMessage, cloudevent, is_public_topic  # noqa: E402

@@ -21,9 +21,9 @@ from okr.domain.formulas import Grade as Grade
 from okr.domain.formulas import Impact as Impact
 from okr.domain.formulas import KeyResultKind as KeyResultKind
 from okr.domain.formulas import Status as Status
+from okr.domain.key_result import ProgressSource as ProgressSource
 from okr.domain.objective import ObjectiveState as ObjectiveState
 from okr.domain.objective import ProgressDriver as ProgressDriver
-from okr.domain.objective import ProgressSource as ProgressSource
 from okr.domain.task import TaskState as TaskState
 from okr.domain.team import TeamRole as TeamRole
 from projections import model as m

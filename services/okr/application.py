@@ -38,7 +38,8 @@ from okr.domain.context import RequestContext, current_context, new_command_cont
 from okr.domain.cycle import Cycle
 from okr.domain.errors import ConcurrencyConflictError, IdempotencyKeyReusedError, ValidationError
 from okr.domain.internal import ChildrenIndex, CycleIndex, IdempotencyRecord
-from okr.domain.objective import KeyResultAsDict, Objective
+from okr.domain.key_result import KeyResultAsDict
+from okr.domain.objective import Objective
 from okr.domain.task import Task
 from okr.domain.team import Team
 from okr.handlers import HANDLERS, Outcome

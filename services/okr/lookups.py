@@ -27,7 +27,8 @@ from okr.domain.errors import (
     TeamNotFoundError,
 )
 from okr.domain.internal import ChildrenIndex, CycleIndex, KeyResultIndex
-from okr.domain.objective import DEFAULT_CADENCE_DAYS, Objective, ObjectiveState, ProgressDriver
+from okr.domain.key_result import DEFAULT_CADENCE_DAYS
+from okr.domain.objective import Objective, ObjectiveState, ProgressDriver
 from okr.domain.organization import Organization
 from okr.domain.task import Task
 from okr.domain.team import Team

@@ -15,7 +15,7 @@ from api import inputs as i
 from api import types as t
 from api.mutations import MUTATIONS, Mutation, MutationPayload, Spec, check_table, input_fields, to_command
 from okr import commands as c
-from okr.domain import formulas, objective, team
+from okr.domain import formulas, key_result, objective, team
 
 
 def _camel(name: str) -> str:
@@ -150,6 +150,6 @@ def test_the_api_enums_are_the_domain_str_enums() -> None:
     assert t.Direction is formulas.Direction
     assert t.Impact is formulas.Impact
     assert t.ProgressDriver is objective.ProgressDriver
-    assert t.ProgressSource is objective.ProgressSource
+    assert t.ProgressSource is key_result.ProgressSource
     assert t.TeamRole is team.TeamRole
     assert all("__strawberry_definition__" in vars(e) for e in t.DOMAIN_ENUMS)

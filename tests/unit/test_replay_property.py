@@ -15,7 +15,7 @@ from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.domain.errors import DomainError
 from okr.domain.internal import ChildrenIndex, CycleIndex
-from okr.domain.objective import KeyResult
+from okr.domain.key_result import KeyResult
 
 OPS = st.sampled_from(
     [

@@ -16,14 +16,8 @@ from okr.domain.internal import (
     IdempotencyRecord,
     KeyResultIndex,
 )
-from okr.domain.objective import (
-    KeyResult,
-    KeyResultSpec,
-    Objective,
-    ObjectiveState,
-    ProgressDriver,
-    ProgressSource,
-)
+from okr.domain.key_result import KeyResult, KeyResultSpec, ProgressSource
+from okr.domain.objective import Objective, ObjectiveState, ProgressDriver
 from okr.domain.organization import Organization
 from okr.domain.task import Task, TaskState
 from okr.domain.team import Team, TeamRole

@@ -11,7 +11,8 @@ from okr.access import authorize_check_in, authorize_objective
 from okr.commands import AddKeyResult, CheckInKeyResult, RemoveKeyResult, ReviseKeyResult, ScoreKeyResult
 from okr.domain.errors import KeyResultNotFoundError
 from okr.domain.internal import KeyResultIndex
-from okr.domain.objective import KeyResultSpec, Objective, ObjectiveState
+from okr.domain.key_result import KeyResultSpec
+from okr.domain.objective import Objective, ObjectiveState
 from okr.handlers import Outcome, handles
 from okr.lookups import parse_id
 

@@ -32,7 +32,8 @@ from okr.domain.errors import (
     ValidationError,
 )
 from okr.domain.internal import ChildrenIndex, KeyResultIndex
-from okr.domain.objective import KeyResult, KeyResultSpec, Objective, ObjectiveState
+from okr.domain.key_result import KeyResult, KeyResultSpec
+from okr.domain.objective import Objective, ObjectiveState
 from okr.domain.team import Team
 from okr.handlers import Outcome, handles
 from okr.lookups import parse_id

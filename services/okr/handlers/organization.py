@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from okr.commands import ConfigureOrg
-from okr.domain.objective import DEFAULT_CADENCE_DAYS
+from okr.domain.key_result import DEFAULT_CADENCE_DAYS
 from okr.domain.organization import Organization
 from okr.handlers import Outcome, handles
 

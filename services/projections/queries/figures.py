@@ -10,7 +10,7 @@ from uuid import UUID
 
 from okr.domain import formulas as f
 from okr.domain import policies
-from okr.domain.objective import ProgressSource
+from okr.domain.key_result import ProgressSource
 from projections._db import Tx
 from projections.model import KeyResultView, ObjectiveView
 from projections.queries.base import QueryBase, _as_dict, _chunks, _cols, _dt, _fields, _marks
