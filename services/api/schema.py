@@ -17,6 +17,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -62,6 +63,18 @@ def extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], 
 
 
 CACHE_SIZE = 512  # distinct documents kept parsed and validated (an LRU: random queries cannot grow it)
+
+
+class PerEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Each subscription event gets its own memo of collected sub-fields: graphql-core 3.3
+    shares one dict between a subscription and all its per-event executors, keyed by the id of
+    each event's field lists, so it grew by an entry per field and event for as long as the
+    subscription lived (about 600 bytes an event, never freed)."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
 
 
 class OkrSchema(strawberry.Schema):
@@ -120,6 +133,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(settings) if settings is not None else [],
+        execution_context_class=PerEventExecutionContext,
     )
     schema.hide_suggestions = settings is not None and not settings.introspection_enabled
     return schema
