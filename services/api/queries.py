@@ -104,6 +104,24 @@ def _as_of(ctx: Context, value: datetime | None) -> Instant | None:
     return Instant(time=when)
 
 
+async def _live(info: Info, consistent_with: int | None) -> Context:
+    """The request's context once the views reached `consistentWith` (live reads)."""
+    ctx = info.context
+    await ctx.consistent(consistent_with)
+    return ctx
+
+
+async def _at(
+    info: Info, as_of: datetime | None, consistent_with: int | None
+) -> tuple[Context, Instant | None]:
+    """The context and the instant of an `asOf` root; a live read waits for `consistentWith`."""
+    ctx = info.context
+    when = _as_of(ctx, as_of)
+    if when is None:
+        await ctx.consistent(consistent_with)
+    return ctx, when
+
+
 async def _known_cycle(reader: Reader, cycle_id: UUID) -> None:
     if await reader.cycle(cycle_id) is None:
         raise NotFoundApiError(f"cycle {cycle_id} not found", code="CYCLE_NOT_FOUND", field="cycleId")
@@ -188,8 +206,7 @@ class Query:
 
     @strawberry.field
     async def cycles(self, info: Info, consistent_with: ConsistentWith = None) -> list[Cycle]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org = ctx.org
         return [Cycle.from_view(c) for c in await ctx.read(lambda: ctx.read_model.cycles(org))]
 
@@ -197,16 +214,15 @@ class Query:
     async def cycle(
         self, info: Info, id: strawberry.ID, consistent_with: ConsistentWith = None
     ) -> Cycle | None:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
-        org, cycle_id = ctx.org, parse_uuid(id, "id")
+        cycle_id = parse_uuid(id, "id")
+        ctx = await _live(info, consistent_with)
+        org = ctx.org
         view = await ctx.read(lambda: ctx.read_model.cycle(org, cycle_id))
         return None if view is None else Cycle.from_view(view)
 
     @strawberry.field
     async def teams(self, info: Info, consistent_with: ConsistentWith = None) -> list[Team]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org = ctx.org
         return [Team.from_view(t) for t in await ctx.read(lambda: ctx.read_model.teams(org))]
 
@@ -218,10 +234,8 @@ class Query:
         as_of: AsOf = None,
         consistent_with: ConsistentWith = None,
     ) -> Objective | None:
-        ctx = info.context
-        oid, when = parse_uuid(id, "id"), _as_of(ctx, as_of)
-        if when is None:
-            await ctx.consistent(consistent_with)
+        oid = parse_uuid(id, "id")
+        ctx, when = await _at(info, as_of, consistent_with)
         view = await ctx.reader(when).objective(oid)
         return None if view is None else Objective.from_view(view, when)
 
@@ -234,8 +248,7 @@ class Query:
         after: str | None = None,
         consistent_with: ConsistentWith = None,
     ) -> Connection[Objective]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, size, flt = ctx.org, check_first(first), (filter or ObjectiveFilter()).to_model()
         page = await ctx.read(lambda: ctx.read_model.objectives(org, flt, size, after))
         for view in page.items:  # the objectives loader answers nested lookups without a query
@@ -250,10 +263,8 @@ class Query:
         as_of: AsOf = None,
         consistent_with: ConsistentWith = None,
     ) -> KeyResultType | None:
-        ctx = info.context
-        kr_id, when = parse_uuid(id, "id"), _as_of(ctx, as_of)
-        if when is None:
-            await ctx.consistent(consistent_with)
+        kr_id = parse_uuid(id, "id")
+        ctx, when = await _at(info, as_of, consistent_with)
         view = await ctx.reader(when).key_result(kr_id)
         return None if view is None else KeyResultType.from_view(view, when)
 
@@ -265,10 +276,8 @@ class Query:
         as_of: AsOf = None,
         consistent_with: ConsistentWith = None,
     ) -> list[TreeNode]:
-        ctx = info.context
-        cid, when = parse_uuid(cycle_id, "cycleId"), _as_of(ctx, as_of)
-        if when is None:
-            await ctx.consistent(consistent_with)
+        cid = parse_uuid(cycle_id, "cycleId")
+        ctx, when = await _at(info, as_of, consistent_with)
         reader = ctx.reader(when)
         await _known_cycle(reader, cid)
         roots = await reader.tree(cid)
@@ -283,11 +292,9 @@ class Query:
         as_of: AsOf = None,
         consistent_with: ConsistentWith = None,
     ) -> Dashboard:
-        ctx = info.context
-        org, cid, when = ctx.org, parse_uuid(cycle_id, "cycleId"), _as_of(ctx, as_of)
-        tid = _uuid(team_id, "teamId")
-        if when is None:
-            await ctx.consistent(consistent_with)
+        cid, tid = parse_uuid(cycle_id, "cycleId"), _uuid(team_id, "teamId")
+        ctx, when = await _at(info, as_of, consistent_with)
+        org = ctx.org
         reader = ctx.reader(when)
         await _known_cycle(reader, cid)
         if when is None:
@@ -308,8 +315,7 @@ class Query:
         after: str | None = None,
         consistent_with: ConsistentWith = None,
     ) -> Connection[TaskType]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, size, flt = ctx.org, check_first(first), (filter or TaskFilter()).to_model()
         page = await ctx.read(lambda: ctx.read_model.tasks(org, flt, size, after))
         return connection_from_page(page, TaskType.from_view)
@@ -323,8 +329,7 @@ class Query:
         first: int = 20,
         consistent_with: ConsistentWith = None,
     ) -> list[PrioritizedTask]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, size = ctx.org, check_first(first)
         cid, tid = _uuid(cycle_id, "cycleId"), _uuid(team_id, "teamId")
         items = await ctx.read(lambda: ctx.read_model.prioritized_tasks(org, cid, tid, size))
@@ -340,8 +345,7 @@ class Query:
         after: str | None = None,
         consistent_with: ConsistentWith = None,
     ) -> Connection[TaskType]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, size = ctx.org, check_first(first)
         flt = m.TaskFilter(
             cycle_id=_uuid(cycle_id, "cycleId"), team_id=_uuid(team_id, "teamId"), unaligned_only=True
@@ -358,8 +362,7 @@ class Query:
         after: str | None = None,
         consistent_with: ConsistentWith = None,
     ) -> Connection[CheckIn]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, kr_id, size = ctx.org, parse_uuid(key_result_id, "keyResultId"), check_first(first)
         page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
         return connection_from_page(page, CheckIn.from_view)
@@ -373,8 +376,7 @@ class Query:
         after: str | None = None,
         consistent_with: ConsistentWith = None,
     ) -> Connection[AuditEntry]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, size, flt = ctx.org, check_first(first), (filter or AuditFilter()).to_model()
         page = await ctx.read(lambda: ctx.read_model.audit_log(org, flt, size, after))
         return connection_from_page(page, AuditEntry.from_view)
@@ -383,7 +385,6 @@ class Query:
     async def history(
         self, info: Info, aggregate_id: strawberry.ID, consistent_with: ConsistentWith = None
     ) -> list[AuditEntry]:
-        ctx = info.context
-        await ctx.consistent(consistent_with)
+        ctx = await _live(info, consistent_with)
         org, aid = ctx.org, parse_uuid(aggregate_id, "aggregateId")
         return [AuditEntry.from_view(e) for e in await ctx.read(lambda: ctx.read_model.history(org, aid))]
