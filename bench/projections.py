@@ -18,7 +18,7 @@ check-ins each, plus tasks, saved in large atomic writes so generation is quick)
    runners, with the in-process runners reading at once on every wake-up (coalesce 0), and with
    the default coalescing window (runner.COALESCE) — plus how many runner transactions each took.
 
-Also printed for transparency: the read with the rebuild's own decoder (runner.FastDecoder,
+Also printed for transparency: the read with the rebuild's own decoder (okr.log.FastDecoder,
 orjson); the ceiling the goal is measured against stays the mapper's `to_domain_event`.
 
 Ceiling and rebuild run `--repeat` times (default 3), interleaved; each reports its best run
@@ -57,11 +57,12 @@ import psycopg  # noqa: E402
 from okr import commands as cmd  # noqa: E402
 from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import Task, request_context  # noqa: E402
+from okr.log import FastDecoder  # noqa: E402
 from okr.settings import Settings  # noqa: E402
 from okr.wiring import build_application  # noqa: E402
 from projections._db import Database  # noqa: E402
 from projections.replay import _drop_scratch, rebuild  # noqa: E402
-from projections.runner import COALESCE, FastDecoder, Projector, ensure_schema  # noqa: E402
+from projections.runner import COALESCE, Projector, ensure_schema  # noqa: E402
 from projections.runtime import start_runners  # noqa: E402
 from projections.views import make_views  # noqa: E402
 
@@ -183,7 +184,7 @@ def commit_to_visible(settings: Settings, app: OkrApplication, org: str, n: int)
 
 
 def read_and_fast_decode(app: OkrApplication, top: int) -> Rates:
-    """For transparency: the same read with the rebuild's decoder (runner.FastDecoder)."""
+    """For transparency: the same read with the rebuild's decoder (okr.log.FastDecoder)."""
     decoder = FastDecoder(app.mapper)
     timer = _Timer().__enter__()
     start, n = 1, 0

@@ -39,13 +39,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from okr import commands as cmd  # noqa: E402
+from okr import log as event_log  # noqa: E402
 from okr.application import OkrApplication, system_context  # noqa: E402
 from okr.domain import Objective, request_context  # noqa: E402
 from okr.domain.key_result import KeyResultSpec  # noqa: E402
 from okr.settings import Settings  # noqa: E402
 from okr.wiring import build_application  # noqa: E402
-from projections.contracts import CloudEventMessage, cloudevent, is_public_topic  # noqa: E402
-from projections.relay import RelayService, stream_config  # noqa: E402
+from relay.contracts import CloudEventMessage, to_message  # noqa: E402
+from relay.service import RelayService, stream_config  # noqa: E402
 from servers import nats_server, postgres_server  # noqa: E402
 
 ORG = "bench"
@@ -74,17 +75,13 @@ def build_log(app: OkrApplication, events: int) -> int:
 
 def messages_of(app: OkrApplication, prefix: str) -> list[CloudEventMessage]:
     result = []
-    start = 1
+    position = 0
     while True:
-        notifications = app.recorder.select_notifications(start=start, limit=5000)
-        if not notifications:
+        events, last = event_log.read(app, position, 5000)
+        if last == position:
             return result
-        for n in notifications:
-            if is_public_topic(n.topic):
-                message = cloudevent(app.mapper.to_domain_event(n), n.id, prefix=prefix)
-                if message is not None:
-                    result.append(message)
-        start = notifications[-1].id + 1
+        result.extend(m for e in events if (m := to_message(e, prefix=prefix)) is not None)
+        position = last
 
 
 async def raw_publish(url: str, settings: Settings, messages: Sequence[CloudEventMessage]) -> float:

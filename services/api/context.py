@@ -36,8 +36,9 @@ from projections.model import (
 
 if TYPE_CHECKING:
     from api.feed import EventFeed
-    from projections.relay import PositionStore, RelayService
     from projections.runtime import RunnerHandle
+    from relay.positions import PositionStore
+    from relay.service import RelayService
 
 T = TypeVar("T")
 

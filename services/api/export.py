@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from api.schema import sdl
-from projections.contracts import diff_contracts, export_contracts
+from relay.contracts import diff_contracts, export_contracts
 
 GRAPHQL_FILE = "okr.graphql"
 

@@ -17,15 +17,11 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
-from dataclasses import asdict, dataclass, is_dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from typing import TYPE_CHECKING
 
+from okr import log as event_log
 from okr.application import OkrApplication
-from okr.domain import INTERNAL_TOPIC_PREFIX
+from okr.log import LogEvent
 
 if TYPE_CHECKING:
     from projections.model import AuditEntry, ReadModel
@@ -34,94 +30,13 @@ log = logging.getLogger(__name__)
 REPLAY_PAGE = 50  # events a replaying subscriber reads (and may hold) at a time
 REPLAY_READERS = 2  # replay pages read at once per process (the store's pools serve the rest)
 
-STANDARD_FIELDS = {
-    "originator_id",
-    "originator_version",
-    "timestamp",
-    "org_id",
-    "actor",
-    "correlation_id",
-    "causation_id",
-    "originator_topic",
-}
-
-
-@dataclass(frozen=True)
-class FeedEvent:
-    position: int
-    org_id: str
-    aggregate_type: str
-    aggregate_id: UUID
-    version: int
-    event_type: str  # e.g. "KeyResultCheckedIn"
-    at: datetime
-    actor: str
-    correlation_id: str
-    causation_id: str
-    payload: dict[str, Any]
-
-    @property
-    def qualified_type(self) -> str:
-        return f"{self.aggregate_type}.{self.event_type}"
-
-
-def to_json(value: Any) -> Any:
-    """Event payload values as JSON-able data."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (UUID, Decimal)):
-        return str(value) if isinstance(value, UUID) else float(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return to_json(value.value)
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_json(v) for v in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        return to_json(asdict(value))
-    if hasattr(value, "__dict__"):
-        return {k: to_json(v) for k, v in vars(value).items() if not k.startswith("_")}
-    return str(value)
-
-
-def decode(app: OkrApplication, start: int, limit: int) -> tuple[list[FeedEvent], int]:
-    """Reads up to `limit` notifications from `start`; returns (events, last position read)."""
-    notifications = app.recorder.select_notifications(start=start, limit=limit)
-    events: list[FeedEvent] = []
-    last = start - 1
-    for n in notifications:
-        last = n.id
-        if n.topic.startswith(INTERNAL_TOPIC_PREFIX):
-            continue
-        event = app.mapper.to_domain_event(n)
-        qualname = n.topic.split(":", 1)[-1]
-        aggregate_type, _, event_type = qualname.rpartition(".")
-        state = {k: v for k, v in vars(event).items() if k not in STANDARD_FIELDS}
-        events.append(
-            FeedEvent(
-                position=n.id,
-                org_id=str(getattr(event, "org_id", "")),
-                aggregate_type=aggregate_type.rsplit(".", 1)[-1],
-                aggregate_id=n.originator_id
-                if isinstance(n.originator_id, UUID)
-                else UUID(str(n.originator_id)),
-                version=n.originator_version,
-                event_type=event_type,
-                at=getattr(event, "timestamp"),  # noqa: B009 - not on the protocol type
-                actor=str(getattr(event, "actor", "")),
-                correlation_id=str(getattr(event, "correlation_id", "")),
-                causation_id=str(getattr(event, "causation_id", "")),
-                payload=to_json(state),
-            )
-        )
-    return events, last
+#: What subscribers receive: the log's own envelope (`okr.log.LogEvent`).
+FeedEvent = LogEvent
 
 
 def from_audit(org: str, entry: AuditEntry) -> FeedEvent:
-    """An audit view row as the feed shows it (the same fields decode() gives; the audit view
-    also keeps a creation event's aggregate class topic, which the feed never showed)."""
+    """An audit view row as the feed shows it (the same fields `okr.log.read` gives; the audit
+    view also keeps a creation event's aggregate class topic, which the feed never showed)."""
     payload = entry.payload
     if "originator_topic" in payload:
         payload = {k: v for k, v in payload.items() if k != "originator_topic"}
@@ -231,10 +146,7 @@ class EventFeed:
         self._committed = max(self._committed, position)
         if not self._subscribers:
             return  # nobody listens: the tail catches up when someone subscribes
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._wake.set)
+        event_log.wake_threadsafe(self._loop, self._wake)
 
     @property
     def head(self) -> int:
@@ -259,11 +171,11 @@ class EventFeed:
 
     async def _read_new(self) -> None:
         while True:
-            start = self._head + 1
-            events, last = await asyncio.to_thread(decode, self.app, start, self.batch)
-            if start != self._head + 1:
+            after = self._head
+            events, last = await asyncio.to_thread(event_log.read, self.app, after, self.batch)
+            if after != self._head:
                 continue  # a new first subscriber moved the window meanwhile: read from there
-            if last < start:
+            if last == after:
                 return
             for event in events:
                 if len(self._buffer) == self._buffer.maxlen:
@@ -272,7 +184,7 @@ class EventFeed:
             self._head = last
             changed, self._changed = self._changed, asyncio.Event()
             changed.set()
-            if last - start + 1 < self.batch:
+            if last - after < self.batch:
                 return
 
     async def _replay_page(
@@ -286,7 +198,7 @@ class EventFeed:
                 if covered > cursor:
                     return [from_audit(org, e) for e in entries], covered
             # the audit view has not passed `cursor` (or is not there): the log, one page
-            events, last = await asyncio.to_thread(decode, self.app, cursor + 1, page)
+            events, last = await asyncio.to_thread(event_log.read, self.app, cursor, page)
         return [e for e in events if e.org_id == org], max(cursor, last)
 
     # ------------------------------------------------------------------ subscribers

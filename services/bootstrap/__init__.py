@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from okr.application import OkrApplication
 from okr.settings import Settings
 from okr.wiring import build_application
-from projections.relay import PositionStore, RelayService, open_position_store
 from projections.runtime import RunnerHandle, SqlReadModel, build_read_model, start_runners
+from relay.positions import PositionStore, open_position_store
+from relay.service import RelayService
 
 log = logging.getLogger(__name__)
 

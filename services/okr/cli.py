@@ -44,7 +44,7 @@ def _replay_run() -> Handler:
 
 
 def _relay_run() -> Handler:
-    from projections.relay import run
+    from relay.service import run
 
     return run
 

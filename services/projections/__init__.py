@@ -1,1 +1,1 @@
-"""Read side: views, runners, replay and time travel, the NATS relay and the event contracts."""
+"""Read side: views, runners, replay and time travel (the NATS relay and the contracts: `relay`)."""

@@ -22,24 +22,13 @@ import logging
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Hashable, Sequence
-from datetime import datetime
-from typing import Any, cast
-from uuid import UUID
+from collections.abc import Callable, Sequence
+from typing import Any
 
-import orjson
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    JSONTranscoder,
-    Mapper,
-    Notification,
-    UUIDAsHex,
-    find_id_convertor,
-)
-from eventsourcing.utils import resolve_topic
+from eventsourcing.persistence import Notification
 
 from okr.application import OkrApplication
-from okr.domain import INTERNAL_TOPIC_PREFIX
+from okr.log import FastDecoder, is_internal, listen
 from projections._db import Database, Tx
 from projections.views import POSITIONS_SQL, Rows, View, add_missing_columns
 
@@ -78,113 +67,6 @@ class PositionSignal:
     def poke(self) -> None:
         with self._cond:
             self._cond.notify_all()
-
-
-class FastDecoder:
-    """Decodes stored events like `mapper.to_domain_event`, with orjson and cached ids.
-
-    Only for the plain JSON transcoder without cipher or compressor (else `supported` is
-    False). The state is parsed with orjson and its `{"_type_", "_data_"}` objects are turned
-    into values by the transcoder's own transcodings, inner objects first (the order of the
-    stdlib decoder's object hook); UUIDs are interned (the same ids recur on every event of an
-    aggregate). Upcasting: a class with `class_version` above 1, state orjson cannot parse
-    (NaN, huge integers) or anything unexpected goes through the mapper itself, so the result
-    is always the event the mapper would build.
-    """
-
-    def __init__(self, mapper: Mapper[Any]) -> None:
-        self.mapper = mapper
-        transcoder = mapper.transcoder
-        self.supported = (
-            type(transcoder) is JSONTranscoder and mapper.cipher is None and mapper.compressor is None
-        )
-        self._names = transcoder.names if isinstance(transcoder, JSONTranscoder) else {}
-        self._uuid_hex = self._names.get("uuid_hex")
-        self._stock_uuid = type(self._uuid_hex) is UUIDAsHex
-        self._stock_datetime = type(self._names.get("datetime_iso")) is DatetimeAsISO
-        self._uuids: dict[str, UUID] = {}
-        self._classes: dict[str, tuple[type, Callable[[Any], Any]] | None] = {}
-
-    def _value(self, value: Any) -> Any:
-        if type(value) is dict:
-            for k, v in value.items():
-                if type(v) is dict or type(v) is list:
-                    value[k] = self._value(v)
-            if len(value) == 2 and "_type_" in value and "_data_" in value:
-                name = value["_type_"]
-                if self._uuid_hex is not None and name == "uuid_hex":
-                    data = value["_data_"]
-                    uuid = self._uuids.get(data)
-                    if uuid is None:
-                        if len(self._uuids) > 500_000:
-                            self._uuids.clear()
-                        uuid = self._uuids[data] = self._uuid_hex.decode(data)
-                    return uuid
-                return self._names[name].decode(value["_data_"])
-            return value
-        if type(value) is list:
-            return [self._value(v) if type(v) is dict or type(v) is list else v for v in value]
-        return value
-
-    def _class(self, topic: str, originator_id: Any) -> tuple[type, Callable[[Any], Any]] | None:
-        try:
-            return self._classes[topic]
-        except KeyError:
-            pass
-        cls = resolve_topic(topic)
-        entry: tuple[type, Callable[[Any], Any]] | None = None
-        if getattr(cls, "class_version", 1) == 1:
-            entry = (cls, find_id_convertor(cls, cast(Hashable, type(originator_id))))
-        # else: an upcast class — always through the mapper (it applies upcast_vN_vN+1).
-        self._classes[topic] = entry
-        return entry
-
-    def decode(self, n: Notification) -> Any:
-        if not self.supported:
-            return self.mapper.to_domain_event(n)
-        entry = self._classes.get(n.topic, _UNKNOWN)
-        if entry is _UNKNOWN:
-            entry = self._class(n.topic, n.originator_id)
-        if entry is None:
-            return self.mapper.to_domain_event(n)
-        try:
-            state = orjson.loads(n.state)
-        except orjson.JSONDecodeError:
-            return self.mapper.to_domain_event(n)
-        if type(state) is not dict or state.pop("class_version", 1) != 1:
-            return self.mapper.to_domain_event(n)
-        uuids = self._uuids
-        try:
-            for k, v in state.items():
-                if type(v) is dict:
-                    # Inline the two transcodings every event carries (ids and its timestamp).
-                    if len(v) == 2 and "_data_" in v:
-                        name, data = v.get("_type_"), v["_data_"]
-                        if name == "uuid_hex" and self._stock_uuid and type(data) is str:
-                            uuid = uuids.get(data)
-                            if uuid is None:
-                                if len(uuids) > 500_000:
-                                    uuids.clear()
-                                uuid = uuids[data] = UUID(data)
-                            state[k] = uuid
-                            continue
-                        if name == "datetime_iso" and self._stock_datetime and type(data) is str:
-                            state[k] = datetime.fromisoformat(data)
-                            continue
-                    state[k] = self._value(v)
-                elif type(v) is list:
-                    state[k] = self._value(v)
-        except Exception:  # e.g. an unregistered transcoding: let the mapper raise its error
-            return self.mapper.to_domain_event(n)
-        cls, id_convertor = entry
-        state["originator_id"] = id_convertor(n.originator_id)
-        state["originator_version"] = n.originator_version
-        event = object.__new__(cls)
-        object.__setattr__(event, "__dict__", state)
-        return event
-
-
-_UNKNOWN: Any = object()
 
 
 def _position(item: tuple[int, str, Any]) -> int:
@@ -270,9 +152,7 @@ class Projector:
             want = wanted.get(topic)
             if want is None:
                 qualname = topic.partition(":")[2]
-                want = wanted[topic] = not topic.startswith(INTERNAL_TOPIC_PREFIX) and any(
-                    v.wants(qualname) for v in self.views
-                )
+                want = wanted[topic] = not is_internal(topic) and any(v.wants(qualname) for v in self.views)
             if want:
                 event = to_event(n)
                 out.append((n.id, type(event).__qualname__, event))
@@ -441,16 +321,8 @@ class Runner:
     def _listen_loop(self) -> None:
         """PostgreSQL: LISTEN on the event table's channel so other processes' writes wake us."""
         channel = getattr(self.projector.app.recorder, "channel_name", None)
-        while not self._stop.is_set():
-            try:
-                with self.projector.db.pg_connect() as conn:
-                    conn.execute(f'LISTEN "{channel}"')
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self.wake.set()
-            except Exception:
-                log.exception("LISTEN failed; retrying")
-                self._stop.wait(1.0)
+        if channel:
+            listen(self.projector.db.pg_connect, channel, self.wake.set, self._stop)
 
 
 def catch_up(projector: Projector, batch: int = REBUILD_BATCH, stop: int | None = None) -> None:
@@ -461,13 +333,4 @@ def catch_up(projector: Projector, batch: int = REBUILD_BATCH, stop: int | None 
 
 def wait_pg_notify(db: Database, signal: PositionSignal, stop: threading.Event) -> None:
     """For a read model without local runners on PostgreSQL: wake waiters on runner NOTIFYs."""
-    while not stop.is_set():
-        try:
-            with db.pg_connect() as conn:
-                conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                while not stop.is_set():
-                    for _ in conn.notifies(timeout=0.5, stop_after=1):
-                        signal.poke()
-        except Exception:
-            log.exception("LISTEN %s failed; retrying", NOTIFY_CHANNEL)
-            time.sleep(1.0)
+    listen(db.pg_connect, NOTIFY_CHANNEL, signal.poke, stop)

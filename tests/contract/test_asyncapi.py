@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator
 
-from projections.contracts import contracts
-from projections.contracts_asyncapi import asyncapi_document, diff_asyncapi
+from relay.asyncapi import asyncapi_document, diff_asyncapi
+from relay.contracts import contracts
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
 ASYNCAPI = SCHEMA_DIR / "asyncapi.yaml"

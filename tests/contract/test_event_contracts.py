@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import KeyResultIndex, Objective, Task, request_context
-from projections.contracts import (
+from relay.contracts import (
     cloudevent,
     contracts,
     diff_contracts,

@@ -38,7 +38,7 @@ from e2e.apiserver import Client
 from integration.test_relay_publish import delete_stream
 from okr.settings import Settings
 from okr.wiring import build_application
-from projections.contracts import is_public_topic
+from relay.contracts import is_public_topic
 from servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -24,7 +24,7 @@ from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
 from okr.wiring import build_application
-from projections.relay import RelayService
+from relay.service import RelayService
 from servers import free_port
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,8 @@ from okr.application import OkrApplication, system_context
 from okr.domain import Team, request_context
 from okr.settings import Settings
 from okr.wiring import build_application
-from projections.relay import RelayService, SqlitePositionStore, open_position_store
+from relay.positions import SqlitePositionStore, open_position_store
+from relay.service import RelayService
 from servers import NatsProcess
 
 pytestmark = pytest.mark.integration

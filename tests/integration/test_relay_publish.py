@@ -21,8 +21,9 @@ from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
 from okr.wiring import build_application
-from projections.contracts import contracts, is_public_topic
-from projections.relay import RelayService, subscribe_live
+from relay.contracts import contracts, is_public_topic
+from relay.live import subscribe_live
+from relay.service import RelayService
 
 pytestmark = pytest.mark.integration
 

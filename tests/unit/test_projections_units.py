@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
+from okr.log import FastDecoder
 from projections._db import Database
 from projections.model import MAX_PAGE, InvalidCursorError
 from projections.queries import Queries, decode_cursor, encode_cursor, page_size
-from projections.runner import FastDecoder, Projector, ensure_schema, read_positions
+from projections.runner import Projector, ensure_schema, read_positions
 from projections.views import VIEW_NAMES, from_micros, make_views, to_micros
 
 AT = datetime(2026, 2, 15, 12, 0, tzinfo=UTC)

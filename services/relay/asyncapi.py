@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from projections.contracts import SUBJECT_PREFIX, EventContract, contracts, schema_filename
+from relay.contracts import SUBJECT_PREFIX, EventContract, contracts, schema_filename
 
 __all__ = ["ASYNCAPI_VERSION", "asyncapi_document", "diff_asyncapi", "export_asyncapi", "render_asyncapi"]
 

@@ -1,12 +1,11 @@
 """The NATS JetStream relay: publishes the event log to other services as CloudEvents.
 
 What it does
-- Reads the log in order from its own tracked position (table ``okr_relay_positions`` in the
-  event store's database: the SQLite file, or the configured PostgreSQL schema; one row per
-  stream name), turns each public event into a CloudEvent (``projections.contracts``) and
-  publishes it on subject ``<prefix>.<org>.<aggregate>.<Event>`` with header
-  ``Nats-Msg-Id`` = the CloudEvent id.
-- Publishes asynchronously in batches (``relay_publisher.BatchPublisher``: one reply subject
+- Follows the log (``okr.log.read``: public events, gaps stepped over) from its own tracked
+  position (``relay.positions``: table ``okr_relay_positions`` next to the events, one row per
+  stream name), turns each event into a CloudEvent (``relay.contracts``) and publishes it on
+  subject ``<prefix>.<org>.<aggregate>.<Event>`` with header ``Nats-Msg-Id`` = the CloudEvent id.
+- Publishes asynchronously in batches (``relay.publisher.BatchPublisher``: one reply subject
   per message, acks counted on one subscription; the next batch is read and encoded while the
   acks arrive) and stores its position only after JetStream has acknowledged the whole
   batch: a crash republishes at most one batch, and JetStream drops the repeats (duplicate
@@ -16,8 +15,8 @@ What it does
 - NATS down: commands are not affected (the relay only reads the log); it retries with
   exponential back-off, logs how far behind it is, and catches up in order when NATS is back.
 - Woken in-process after every commit (``app.add_commit_listener``), on PostgreSQL also by the
-  event store's LISTEN/NOTIFY channel, and otherwise by short polling (other processes' writes
-  on SQLite).
+  event store's LISTEN/NOTIFY channel (``okr.log.listen``), and otherwise by short polling
+  (other processes' writes on SQLite).
 
 Entry points
 - ``RelayService(settings, app).start()`` / ``.stop()`` — a background thread with its own
@@ -25,18 +24,7 @@ Entry points
   and seconds behind (also exported as ``okr_lag_positions{component="relay"}``).
 - ``run(args)`` — the ``okr relay`` worker (``--once``: publish what is there, then exit).
   SIGTERM/SIGINT finish the in-flight batch, store the position and drain the connection.
-- ``subscribe_live(nats_url, org, ...)`` — async iterator of CloudEvents (dicts) for one org from
-  an ephemeral *ordered* consumer (no state on the server after it ends). The API's GraphQL
-  subscriptions use it in multi-process deployments, so a client on any API process sees every
-  change::
-
-      async for event in subscribe_live(
-          settings.nats_url, "acme", aggregate="objective",
-          stream=settings.nats_stream, prefix=settings.nats_subject_prefix,
-      ):
-          print(event["type"], event["subject"], event["position"], event["data"])
-
-  Break out of the loop (or ``aclose()`` the iterator) to unsubscribe.
+- Other processes follow the published events with ``relay.live.subscribe_live``.
 """
 
 from __future__ import annotations
@@ -45,41 +33,35 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import signal
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import nats
 import nats.errors
 import nats.js.errors
-import orjson
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from nats.js.api import DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
-from psycopg import sql
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
+from okr import log as event_log
 from okr.application import OkrApplication
 from okr.observability import set_lag
 from okr.settings import Settings, load_settings
-from projections.contracts import (
-    SUBJECT_PREFIX,
-    CloudEventMessage,
-    cloudevent,
-    is_public_topic,
-    sanitize_token,
-)
-from projections.relay_publisher import BatchPublisher, PublishError
+from relay.contracts import CloudEventMessage, to_message
+from relay.positions import PositionStore, open_position_store, pg_connect
+from relay.publisher import BatchPublisher, PublishError
 
-__all__ = ["POSITION_TABLE", "RelayLag", "RelayService", "run", "subscribe_live"]
+__all__ = ["DEFAULT_BATCH_SIZE", "RelayLag", "RelayService", "ensure_stream", "run", "stream_config"]
 
 log = logging.getLogger("okr.relay")
 
-POSITION_TABLE = "okr_relay_positions"
 DEFAULT_BATCH_SIZE = 1000
 #: Failures that mean "NATS is not there right now": retried with back-off, never fatal.
 #: Failures of the event store (the log or the position table): retried with back-off too.
@@ -92,129 +74,6 @@ NATS_FAILURES: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
     TimeoutError,
 )
-
-
-# --- the relay's own position ----------------------------------------------------------------
-
-
-class PositionStore(Protocol):
-    def load(self) -> int: ...
-    def save(self, position: int) -> None: ...
-    def close(self) -> None: ...
-
-
-class SqlitePositionStore:
-    """Position row in the event store's SQLite file (its own table; created idempotently).
-
-    SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms while a command holds the write
-    lock, which showed up as 20-60 ms stalls of the relay at 200 commands/s; this store retries
-    a locked write every 0.2-2 ms instead (a command holds the lock for about a millisecond).
-    """
-
-    LOCK_TIMEOUT = 30.0
-
-    def __init__(self, path: str, name: str) -> None:
-        self.name = name
-        self._conn = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-        self._lock = threading.Lock()
-        # WAL (set by the event store) + NORMAL: a position write holds the file's write lock for
-        # microseconds and skips the fsync. Losing the last positions in a power cut only means
-        # republishing, which JetStream (Nats-Msg-Id) and consumers (CloudEvent id) de-duplicate.
-        self._execute("PRAGMA synchronous=NORMAL")
-        self._execute(
-            f"CREATE TABLE IF NOT EXISTS {POSITION_TABLE} ("
-            " name TEXT PRIMARY KEY, position INTEGER NOT NULL, updated_at TEXT NOT NULL)"
-        )
-
-    def _execute(self, statement: str, params: tuple[object, ...] = ()) -> list[Any]:
-        deadline = time.monotonic() + self.LOCK_TIMEOUT
-        pause = 0.0002
-        with self._lock:
-            while True:
-                try:
-                    return self._conn.execute(statement, params).fetchall()
-                except sqlite3.OperationalError as exc:
-                    if "locked" not in str(exc) and "busy" not in str(exc):
-                        raise
-                    if time.monotonic() > deadline:
-                        raise
-                time.sleep(pause)
-                pause = min(pause * 1.5, 0.002)
-
-    def load(self) -> int:
-        rows = self._execute(f"SELECT position FROM {POSITION_TABLE} WHERE name = ?", (self.name,))
-        return int(rows[0][0]) if rows else 0
-
-    def save(self, position: int) -> None:
-        now = dt.datetime.now(dt.UTC).isoformat()
-        self._execute(
-            f"INSERT INTO {POSITION_TABLE} (name, position, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
-            " updated_at = excluded.updated_at WHERE excluded.position > position",
-            (self.name, position, now),
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-class PostgresPositionStore:
-    """Position row in the configured PostgreSQL schema (its own table; created idempotently)."""
-
-    def __init__(self, settings: Settings, name: str) -> None:
-        self.name = name
-        env = settings.postgres_env()
-        self._conn = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=int(env["POSTGRES_PORT"]),
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            connect_timeout=settings.pool_connect_timeout,
-            autocommit=True,
-        )
-        self._lock = threading.Lock()
-        # Same reasoning as SQLite's synchronous=NORMAL: a lost position update is a republish.
-        self._conn.execute("SET synchronous_commit TO OFF")
-        schema = settings.database_schema or "public"
-        self._table = sql.Identifier(schema, POSITION_TABLE)
-        self._conn.execute(
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, position bigint NOT NULL,"
-                " updated_at timestamptz NOT NULL DEFAULT now())"
-            ).format(self._table)
-        )
-
-    def load(self) -> int:
-        with self._lock:
-            row = self._conn.execute(
-                sql.SQL("SELECT position FROM {} WHERE name = %s").format(self._table), (self.name,)
-            ).fetchone()
-        return int(row[0]) if row else 0
-
-    def save(self, position: int) -> None:
-        with self._lock:
-            self._conn.execute(
-                sql.SQL(
-                    "INSERT INTO {0} AS t (name, position) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE"
-                    " SET position = excluded.position, updated_at = now()"
-                    " WHERE excluded.position > t.position"
-                ).format(self._table),
-                (self.name, position),
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def open_position_store(settings: Settings) -> PositionStore:
-    """The relay's position table next to the events (keyed by stream name)."""
-    if settings.uses_postgres:
-        return PostgresPositionStore(settings, settings.nats_stream)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqlitePositionStore(str(settings.sqlite_path), settings.nats_stream)
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -311,7 +170,7 @@ class RelayService:
         self._connected = False
         self._last_error: str | None = None
         self._stopping = threading.Event()
-        self._listening = threading.Event()
+        self._listen_stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -370,11 +229,7 @@ class RelayService:
         self._wake_up()
 
     def _wake_up(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(wake.set)
+        event_log.wake_threadsafe(self._loop, self._wake)
 
     def _request_stop(self) -> None:
         self._stopping.set()
@@ -389,26 +244,9 @@ class RelayService:
     def _listen_postgres(self) -> None:
         """Wakes the relay on the event store's NOTIFY (writes from other processes)."""
         channel = getattr(self.app.recorder, "channel_name", None)
-        if not channel:
-            return
-        env = self.settings.postgres_env()
-        while self._listening.is_set():
-            try:
-                with psycopg.connect(
-                    dbname=env["POSTGRES_DBNAME"],
-                    host=env["POSTGRES_HOST"],
-                    port=int(env["POSTGRES_PORT"]),
-                    user=env["POSTGRES_USER"],
-                    password=env["POSTGRES_PASSWORD"] or None,
-                    autocommit=True,
-                ) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    while self._listening.is_set():
-                        for _ in conn.notifies(timeout=0.5):
-                            self._wake_up()
-            except psycopg.Error as exc:
-                log.warning("relay: LISTEN connection failed (%s); polling meanwhile", exc)
-                time.sleep(2.0)
+        if channel:
+            connect = functools.partial(pg_connect, self.settings)
+            event_log.listen(connect, channel, self._wake_up, self._listen_stop, retry=2.0)
 
     # ---------------------------------------------------------------- the loop
     async def run_async(self, *, once: bool = False) -> int:
@@ -419,13 +257,13 @@ class RelayService:
             self._wake.set()
         listener: threading.Thread | None = None
         if self.settings.uses_postgres and not once:
-            self._listening.set()
+            self._listen_stop.clear()
             listener = threading.Thread(target=self._listen_postgres, name="okr-relay-listen", daemon=True)
             listener.start()
         try:
             return await self._run_with_retries(once)
         finally:
-            self._listening.clear()
+            self._listen_stop.set()
             if listener is not None:
                 await asyncio.to_thread(listener.join, 5.0)
             await self._close_store()
@@ -552,20 +390,13 @@ class RelayService:
 
     def _read_batch(self, after: int) -> _Batch | None:
         """The next batch of the log after `after` as CloudEvents (internal events skipped)."""
-        notifications = self.app.recorder.select_notifications(start=after + 1, limit=self.batch_size)
-        if not notifications:
+        events, last = event_log.read(self.app, after, self.batch_size)
+        if last == after:
             return None
         prefix = self.settings.nats_subject_prefix
-        to_domain_event = self.app.mapper.to_domain_event
-        messages = []
-        for notification in notifications:
-            if not is_public_topic(notification.topic):
-                continue
-            message = cloudevent(to_domain_event(notification), notification.id, prefix=prefix)
-            if message is not None:
-                messages.append(message)
-        self._head = max(self._head, notifications[-1].id)
-        return _Batch(messages, notifications[-1].id)
+        messages = [m for e in events if (m := to_message(e, prefix=prefix)) is not None]
+        self._head = max(self._head, last)
+        return _Batch(messages, last)
 
     def _store_position(self, position: int) -> None:
         assert self._store is not None
@@ -602,48 +433,6 @@ class RelayService:
         with contextlib.suppress(*NATS_FAILURES):
             if nc.is_connected:
                 await asyncio.wait_for(nc.drain(), 5.0)
-        with contextlib.suppress(*NATS_FAILURES):
-            await nc.close()
-
-
-# --- live subscriptions for other processes --------------------------------------------------
-
-
-async def subscribe_live(
-    nats_url: str,
-    org: str,
-    *,
-    aggregate: str | None = None,
-    event: str | None = None,
-    stream: str = "OKR_EVENTS",
-    prefix: str = SUBJECT_PREFIX,
-    deliver: Literal["new", "all"] = "new",
-) -> AsyncIterator[dict[str, Any]]:
-    """CloudEvents of one org (optionally one aggregate type / event name), in stream order.
-
-    An ephemeral ordered consumer: nothing stays on the server when the iterator is closed.
-    `deliver="all"` starts at the beginning of the stream, "new" at the next published event.
-    """
-    aggregate_token = sanitize_token(aggregate) if aggregate else "*"
-    event_token = sanitize_token(event) if event else "*"
-    subject = f"{prefix}.{sanitize_token(org)}.{aggregate_token}.{event_token}"
-    nc = await nats.connect(nats_url, name="okr-live")
-    try:
-        js = nc.jetstream()
-        sub = await js.subscribe(
-            subject,
-            stream=stream,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL if deliver == "all" else DeliverPolicy.NEW,
-        )
-        try:
-            async for msg in sub.messages:
-                decoded: dict[str, Any] = orjson.loads(msg.data)
-                yield decoded
-        finally:
-            with contextlib.suppress(*NATS_FAILURES):
-                await sub.unsubscribe()
-    finally:
         with contextlib.suppress(*NATS_FAILURES):
             await nc.close()
 

@@ -46,7 +46,8 @@ import orjson
 from eventsourcing.domain import CanInitAggregate, DomainEvent
 from eventsourcing.utils import get_topic
 
-from okr.domain import AGGREGATE_TYPES, INTERNAL_TOPIC_PREFIX
+from okr.domain import AGGREGATE_TYPES
+from okr.log import ENVELOPE_FIELDS, LogEvent, envelope, is_internal
 
 __all__ = [
     "CONTRACT_VERSIONS",
@@ -68,6 +69,7 @@ __all__ = [
     "sanitize_token",
     "schema_filename",
     "subject_for",
+    "to_message",
 ]
 
 SPEC_VERSION: Final = "1.0"
@@ -75,20 +77,6 @@ DATA_CONTENT_TYPE: Final = "application/json"
 SUBJECT_PREFIX: Final = "okr"
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE: Final = "urn:okr:schema:events:"
-
-#: Fields every event carries that become CloudEvent attributes instead of `data`.
-ENVELOPE_FIELDS: Final = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "org_id",
-        "actor",
-        "correlation_id",
-        "causation_id",
-    }
-)
 
 #: Published contract version per event topic (default 1). Bump only for a breaking change, and
 #: keep publishing the previous version alongside during the transition.
@@ -104,7 +92,7 @@ def sanitize_token(value: str) -> str:
 
 def is_public_topic(topic: str) -> bool:
     """Internal bookkeeping events (KeyResultIndex, IdempotencyRecord) are not published."""
-    return not topic.startswith(INTERNAL_TOPIC_PREFIX)
+    return not is_internal(topic)
 
 
 @dataclass(frozen=True)
@@ -187,6 +175,11 @@ def _by_topic() -> dict[str, EventContract]:
     return {c.topic: c for c in contracts()}
 
 
+@cache
+def _by_type() -> dict[str, EventContract]:
+    return {c.event_class.__qualname__: c for c in contracts()}
+
+
 def contract_for_topic(topic: str) -> EventContract | None:
     """The contract of a stored event's topic; None for internal or unknown topics."""
     return _by_topic().get(topic)
@@ -208,38 +201,42 @@ class CloudEventMessage:
 
 def cloudevent(event: object, position: int, *, prefix: str = SUBJECT_PREFIX) -> CloudEventMessage | None:
     """The CloudEvent of a domain event at a log position (None if the event is not published)."""
-    contract = contract_for_topic(get_topic(type(event)))
+    return to_message(envelope(event, position), prefix=prefix)
+
+
+def to_message(event: LogEvent, *, prefix: str = SUBJECT_PREFIX) -> CloudEventMessage | None:
+    """The CloudEvent of a log event (None if its type is not published): what the relay sends."""
+    contract = _by_type().get(event.qualified_type)
     if contract is None:
         return None
-    state = event.__dict__
-    org_id: str = state["org_id"]
-    aggregate_id = str(state["originator_id"])
-    version: int = state["originator_version"]
+    org_id = event.org_id
+    aggregate_id = str(event.aggregate_id)
+    version = event.version
     ce_id = f"{aggregate_id}:{version}"
-    timestamp: dt.datetime = state["timestamp"]
+    payload = event.payload
     body = {
         "specversion": SPEC_VERSION,
         "id": ce_id,
         "source": f"urn:okr:{org_id}",
         "type": contract.type,
         "subject": f"{contract.aggregate}/{aggregate_id}",
-        "time": timestamp,
+        "time": event.at,
         "datacontenttype": DATA_CONTENT_TYPE,
-        "position": position,
+        "position": event.position,
         "orgid": org_id,
-        "actor": state["actor"],
-        "correlationid": state["correlation_id"],
-        "causationid": state["causation_id"],
+        "actor": event.actor,
+        "correlationid": event.correlation_id,
+        "causationid": event.causation_id,
         "aggregateid": aggregate_id,
         "aggregateversion": version,
-        "data": {name: state[name] for name in contract.fields},
+        "data": {name: payload[name] for name in contract.fields},
     }
     return CloudEventMessage(
         subject=contract.subject(org_id, prefix),
         id=ce_id,
         body=orjson.dumps(body, default=_json_default),
-        position=position,
-        timestamp=timestamp,
+        position=event.position,
+        timestamp=event.at,
     )
 
 
@@ -404,7 +401,7 @@ def diff_event_schemas(out_dir: Path) -> list[str]:
 
 def export_contracts(schema_dir: Path) -> list[Path]:
     """Writes `<schema_dir>/events/*.json` and `<schema_dir>/asyncapi.yaml`; returns the paths."""
-    from projections.contracts_asyncapi import export_asyncapi
+    from relay.asyncapi import export_asyncapi
 
     paths = export_event_schemas(schema_dir / "events")
     paths.append(export_asyncapi(schema_dir / "asyncapi.yaml"))
@@ -413,6 +410,6 @@ def export_contracts(schema_dir: Path) -> list[Path]:
 
 def diff_contracts(schema_dir: Path) -> list[str]:
     """Every difference between the code and `<schema_dir>/events/*.json` + `asyncapi.yaml`."""
-    from projections.contracts_asyncapi import diff_asyncapi
+    from relay.asyncapi import diff_asyncapi
 
     return diff_event_schemas(schema_dir / "events") + diff_asyncapi(schema_dir / "asyncapi.yaml")

@@ -22,7 +22,7 @@ import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from projections.contracts import CloudEventMessage
+from relay.contracts import CloudEventMessage
 
 __all__ = ["BatchPublisher", "PublishError"]
 
