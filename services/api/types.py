@@ -9,6 +9,7 @@ from typing import Annotated, Generic, TypeVar, cast
 from uuid import UUID
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from api import _doc as doc
@@ -143,31 +144,36 @@ def reader(info: strawberry.Info[Context, None], when: Instant | None) -> Reader
     return info.context.reader(when)
 
 
+ViewT = TypeVar("ViewT")
+OutT = TypeVar("OutT")
+
+
+async def _load(
+    loader: DataLoader[UUID, ViewT | None], raw_id: str | None, field: str, convert: Callable[[ViewT], OutT]
+) -> OutT | None:
+    """One nested lookup through the request's (instant's) DataLoader; None for no id."""
+    if raw_id is None:
+        return None
+    view = await loader.load(parse_uuid(raw_id, field))
+    return None if view is None else convert(view)
+
+
 async def load_objective(
     info: strawberry.Info[Context, None], oid: str | None, when: Instant | None = None
 ) -> Objective | None:
-    if oid is None:
-        return None
-    view = await reader(info, when).objectives.load(parse_uuid(oid, "id"))
-    return None if view is None else Objective.from_view(view, when)
+    return await _load(reader(info, when).objectives, oid, "id", lambda v: Objective.from_view(v, when))
 
 
 async def load_team(
     info: strawberry.Info[Context, None], tid: str | None, when: Instant | None = None
 ) -> Team | None:
-    if tid is None:
-        return None
-    view = await reader(info, when).teams.load(parse_uuid(tid, "teamId"))
-    return None if view is None else Team.from_view(view, when)
+    return await _load(reader(info, when).teams, tid, "teamId", lambda v: Team.from_view(v, when))
 
 
 async def load_cycle(
     info: strawberry.Info[Context, None], cid: str | None, when: Instant | None = None
 ) -> Cycle | None:
-    if cid is None:
-        return None
-    view = await reader(info, when).cycles.load(parse_uuid(cid, "cycleId"))
-    return None if view is None else Cycle.from_view(view)
+    return await _load(reader(info, when).cycles, cid, "cycleId", Cycle.from_view)
 
 
 # ---------------------------------------------------------------------------------- entities
