@@ -315,7 +315,7 @@ class ReadModel(Protocol):
         returned (`after` itself when the audit view has not gone beyond it yet)."""
 
     def now(self) -> datetime:
-        """"Now" for read-time figures."""
+        """The "now" of read-time figures."""
 
     def snapshot(
         self, org: str, *, as_of: datetime | None = None, position: int | None = None, timeout: float = 10.0

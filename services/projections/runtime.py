@@ -121,7 +121,7 @@ class SqlReadModel:
 
     # ------------------------------------------------------------------ queries
     def now(self) -> datetime:
-        """"Now" for read-time figures (the clock is replaceable for tests)."""
+        """The "now" of read-time figures (the clock is replaceable for tests)."""
         return self.clock()
 
     def _at(self, at: datetime | None) -> datetime:
