@@ -15,20 +15,16 @@ import strawberry
 from api import _doc as doc
 from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError, NotFoundApiError
+from api.reports import AuditEntry, Dashboard, Me, PrioritizedTask, TreeNode
 from api.types import (
-    AuditEntry,
     CheckIn,
     Connection,
     Cycle,
-    Dashboard,
-    Me,
     Objective,
     ObjectiveState,
-    PrioritizedTask,
     Role,
     TaskState,
     Team,
-    TreeNode,
     check_first,
     connection_from_page,
 )

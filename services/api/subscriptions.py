@@ -14,7 +14,8 @@ from api import _doc as doc
 from api.context import Context, parse_uuid
 from api.errors import ApiError, BadInputError, NotFoundApiError
 from api.feed import FeedEvent, TooManySubscriptionsError
-from api.types import Event, Objective
+from api.reports import Event
+from api.types import Objective
 
 Info = strawberry.Info[Context, None]
 MAX_FILTER_VALUES = 50
