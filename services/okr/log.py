@@ -61,6 +61,7 @@ __all__ = [
     "listen",
     "read",
     "to_json",
+    "uuid_text",
     "wake_threadsafe",
 ]
 
@@ -115,7 +116,7 @@ def to_json(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, (UUID, Decimal)):
-        return str(value) if isinstance(value, UUID) else float(value)
+        return uuid_text(value) if isinstance(value, UUID) else float(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -129,6 +130,20 @@ def to_json(value: Any) -> Any:
     if hasattr(value, "__dict__"):
         return {k: to_json(v) for k, v in vars(value).items() if not k.startswith("_")}
     return str(value)
+
+
+_UUID_TEXT: dict[int, str] = {}
+
+
+def uuid_text(value: UUID) -> str:
+    """`str(value)`, cached (it is slow, and the same ids recur on every event of an aggregate)."""
+    number = value.int
+    text = _UUID_TEXT.get(number)
+    if text is None:
+        if len(_UUID_TEXT) > 200_000:
+            _UUID_TEXT.clear()
+        text = _UUID_TEXT[number] = str(value)
+    return text
 
 
 _KINDS: dict[type, tuple[str, str]] = {}  # event class -> (aggregate type, event name)
@@ -147,7 +162,12 @@ def envelope(event: object, position: int) -> LogEvent:
     state: dict[str, Any] = event.__dict__
     aggregate_type, event_type = _kind(type(event))
     aggregate_id = state["originator_id"]
-    plain = _PLAIN
+    plain, envelope_fields = _PLAIN, ENVELOPE_FIELDS
+    payload: dict[str, Any] = {}
+    for k, v in state.items():
+        if k not in envelope_fields:
+            kind = type(v)
+            payload[k] = v if kind in plain else uuid_text(v) if kind is UUID else to_json(v)
     return LogEvent(
         position=position,
         org_id=str(getattr(event, "org_id", "")),
@@ -159,9 +179,7 @@ def envelope(event: object, position: int) -> LogEvent:
         actor=str(getattr(event, "actor", "")),
         correlation_id=str(getattr(event, "correlation_id", "")),
         causation_id=str(getattr(event, "causation_id", "")),
-        payload={
-            k: v if type(v) in plain else to_json(v) for k, v in state.items() if k not in ENVELOPE_FIELDS
-        },
+        payload=payload,
     )
 
 

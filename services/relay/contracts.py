@@ -47,7 +47,7 @@ from eventsourcing.domain import CanInitAggregate, DomainEvent
 from eventsourcing.utils import get_topic
 
 from okr.domain import AGGREGATE_TYPES
-from okr.log import ENVELOPE_FIELDS, LogEvent, envelope, is_internal
+from okr.log import ENVELOPE_FIELDS, LogEvent, envelope, is_internal, uuid_text
 
 __all__ = [
     "CONTRACT_VERSIONS",
@@ -210,7 +210,7 @@ def to_message(event: LogEvent, *, prefix: str = SUBJECT_PREFIX) -> CloudEventMe
     if contract is None:
         return None
     org_id = event.org_id
-    aggregate_id = str(event.aggregate_id)
+    aggregate_id = uuid_text(event.aggregate_id)
     version = event.version
     ce_id = f"{aggregate_id}:{version}"
     payload = event.payload
