@@ -17,9 +17,9 @@ Goals (issue 4): mutations >= 0.7x and dashboard >= 0.5x the floor.
 
 Before each phase the views are given time to catch up (/readyz lag 0), so phases do not overlap.
 
-Run:  python bench/api.py [--requests 2000] [--concurrency 16] [--store sqlite|postgres]
-                          [--topology embedded|split]
-PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/servers.py). Not a test.
+Run:  .venv/bin/python -m bench.api [--requests 2000] [--concurrency 16] [--store sqlite|postgres]
+                                    [--topology embedded|split]
+PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/harness/servers.py). Not a test.
 """
 
 from __future__ import annotations
@@ -39,16 +39,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# This file is named like the package it measures: keep bench/ off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT / "tests"))
+import httpx
+import psycopg
+from tests.harness.servers import free_port, postgres_server, wait_port
 
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
-
-from api.auth import JwtKeys, mint  # noqa: E402
-from servers import free_port, postgres_server, wait_port  # noqa: E402
+from api.auth import JwtKeys, mint
 
 SECRET = "bench-secret-" + "x" * 40
 ORG = "bench"

@@ -17,7 +17,7 @@ against baselines measured in the same run:
    on) on PostgreSQL with 1, 2, 4 threads and on SQLite with 1 and 2;
 5. raw SQLite appends (one file, one writer at a time).
 
-Run:  python bench/pg_append_ceiling.py [--seconds 2]
+Run:  .venv/bin/python -m bench.pg_append_ceiling [--seconds 2]
 (uses OKR_TEST_DATABASE_URL when set, else a throwaway PostgreSQL cluster; prints a table and,
 last, one JSON line). Not a test; figures are noisy on a shared 2-core machine.
 """
@@ -42,17 +42,13 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
+from tests.harness.servers import fresh_database, postgres_server
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "services"))
-
-from okr import commands as cmd  # noqa: E402
-from okr.application import OkrApplication, system_context  # noqa: E402
-from okr.domain import request_context  # noqa: E402
-from okr.settings import Settings  # noqa: E402
-from okr.wiring import build_application  # noqa: E402
-from servers import fresh_database, postgres_server  # noqa: E402
+from okr import commands as cmd
+from okr.application import OkrApplication, system_context
+from okr.domain import request_context
+from okr.settings import Settings
+from okr.wiring import build_application
 
 STATE = json.dumps(
     {

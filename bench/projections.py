@@ -26,8 +26,8 @@ Ceiling and rebuild run `--repeat` times (default 3), interleaved; each reports 
 of this process (for SQLite that is all of the work; for PostgreSQL the server's share is not
 counted), which is far less sensitive to other load on the machine.
 
-Run:  python bench/projections.py [--events 200000] [--stores sqlite,postgres]
-PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/servers.py). Prints a table;
+Run:  .venv/bin/python -m bench.projections [--events 200000] [--stores sqlite,postgres]
+PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/harness/servers.py). Prints a table;
 the last line is one JSON object. Not a test.
 """
 
@@ -47,24 +47,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# This file is named like the package it measures: keep bench/ off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT / "tests"))
+import psycopg
 
-import psycopg  # noqa: E402
-
-from okr import commands as cmd  # noqa: E402
-from okr.application import OkrApplication, system_context  # noqa: E402
-from okr.domain import Task, request_context  # noqa: E402
-from okr.log import FastDecoder  # noqa: E402
-from okr.settings import Settings  # noqa: E402
-from okr.wiring import build_application  # noqa: E402
-from projections._db import Database  # noqa: E402
-from projections.replay import _drop_scratch, rebuild  # noqa: E402
-from projections.runner import COALESCE, Projector, ensure_schema  # noqa: E402
-from projections.runtime import start_runners  # noqa: E402
-from projections.views import make_views  # noqa: E402
+from okr import commands as cmd
+from okr.application import OkrApplication, system_context
+from okr.domain import Task, request_context
+from okr.log import FastDecoder
+from okr.settings import Settings
+from okr.wiring import build_application
+from projections._db import Database
+from projections.replay import _drop_scratch, rebuild
+from projections.runner import COALESCE, Projector, ensure_schema
+from projections.runtime import start_runners
+from projections.views import make_views
 
 CHECK_INS_PER_SAVE = 1_000
 

@@ -11,8 +11,9 @@
 4. Lag: the relay runs in its background thread while `check_in` commands arrive at a steady
    rate (default 200/s for 10 s); lag = JetStream ack time - commit time, per event (p50, p99).
 
-Run:  python bench/relay.py [--events 100000] [--rate 200] [--seconds 10] [--store sqlite|postgres]
-      [--rounds 2] (raw and relay runs alternate; the best round of each is compared)
+Run:  .venv/bin/python -m bench.relay [--events 100000] [--rate 200] [--seconds 10]
+      [--store sqlite|postgres] [--rounds 2] (raw and relay runs alternate; the best round of each
+      is compared)
 (uses OKR_TEST_NATS_URL / OKR_TEST_DATABASE_URL when set, else throwaway servers). Last line: JSON.
 Goals (issue 5): relay >= 0.5x raw publishing; lag p99 <= 50 ms at 200 commands/s.
 """
@@ -24,7 +25,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -32,22 +32,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import nats
+from tests.harness.servers import nats_server, postgres_server
 
-ROOT = Path(__file__).resolve().parent.parent
-# bench/projections.py is named like the package: keep bench/ off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from okr import commands as cmd  # noqa: E402
-from okr import log as event_log  # noqa: E402
-from okr.application import OkrApplication, system_context  # noqa: E402
-from okr.domain import Objective, request_context  # noqa: E402
-from okr.domain.key_result import KeyResultSpec  # noqa: E402
-from okr.settings import Settings  # noqa: E402
-from okr.wiring import build_application  # noqa: E402
-from relay.contracts import CloudEventMessage, to_message  # noqa: E402
-from relay.service import RelayService, stream_config  # noqa: E402
-from servers import nats_server, postgres_server  # noqa: E402
+from okr import commands as cmd
+from okr import log as event_log
+from okr.application import OkrApplication, system_context
+from okr.domain import Objective, request_context
+from okr.domain.key_result import KeyResultSpec
+from okr.settings import Settings
+from okr.wiring import build_application
+from relay.contracts import CloudEventMessage, to_message
+from relay.service import RelayService, stream_config
 
 ORG = "bench"
 

@@ -10,8 +10,8 @@ client never reads, against a real `okr serve` process (issue 9).
 5. prints the server's VmRSS (from /proc/<pid>/status) before and after, MB per idle
    subscription, and the outcome of the live checks; the last line is one JSON object.
 
-Run:  python bench/subscriptions_memory.py [--subscriptions 90] [--store sqlite|postgres]
-PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/servers.py). Not a test.
+Run:  .venv/bin/python -m bench.subscriptions_memory [--subscriptions 90] [--store sqlite|postgres]
+PostgreSQL: OKR_TEST_DATABASE_URL (else a throwaway cluster, tests/harness/servers.py). Not a test.
 """
 
 from __future__ import annotations
@@ -32,16 +32,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT / "tests"))
+import httpx
+import psycopg
+from tests.harness.servers import free_port, postgres_server, wait_port
+from websockets.asyncio.client import ClientConnection, connect
 
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
-from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
-
-from api.auth import JwtKeys, mint  # noqa: E402
-from servers import free_port, postgres_server, wait_port  # noqa: E402
+from api.auth import JwtKeys, mint
 
 SECRET = "bench-secret-" + "x" * 40
 ORG, OTHER = "replayed", "other"

@@ -9,7 +9,7 @@ For SQLite (file, WAL) and PostgreSQL, in one run:
 - load: reading an objective with 10,000 check-ins (snapshots) against a fresh one, with
   the aggregate cache off (a cold load, as after a restart).
 
-Usage: python bench/write_path.py [--n 3000] [--checkins 10000]
+Usage: .venv/bin/python -m bench.write_path [--n 3000] [--checkins 10000]
 PostgreSQL: OKR_TEST_DATABASE_URL (a fresh database is made and dropped) or a throwaway cluster.
 Last line: one JSON object.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -28,14 +27,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from tests.harness.servers import postgres_server
 
 from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
 from okr.wiring import build_application
-from servers import postgres_server
 
 
 def _objective(app: OkrApplication, n_krs: int = 3) -> tuple[UUID, list[UUID]]:

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness.servers import ServiceUnavailable, nats_server, postgres_server
 from okr.application import OkrApplication, system_context
 from okr.domain import RequestContext, request_context
 from okr.settings import Settings
-from servers import ServiceUnavailable, nats_server, postgres_server
 
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=30, deadline=None)

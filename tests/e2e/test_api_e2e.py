@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from e2e.apiserver import Client, Subscription, server_process, token
+from harness.apiserver import Client, Subscription, server_process, token
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from e2e.apiserver import Client, server_process, token
+from harness.apiserver import Client, server_process, token
 
 pytestmark = pytest.mark.e2e
 
@@ -165,7 +165,7 @@ def test_no_negative_zero_and_rounded_figures_anywhere(server: str) -> None:
 def test_subscriptions_refuse_a_resume_position_beyond_the_log(server: str) -> None:
     """events/objectiveChanged(afterPosition) beyond the head is BAD_USER_INPUT, like consistentWith
     (it was accepted and never yielded)."""
-    from e2e.apiserver import Subscription
+    from harness.apiserver import Subscription
 
     org = f"pay-{uuid.uuid4().hex[:8]}"
     client = Client(server, token(org))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from api.app import create_app
 from api.demo import load_demo
-from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from harness.apiserver import SECRET, Client, ThreadedServer, token
 from okr.settings import Settings
 from okr.wiring import build_application
 

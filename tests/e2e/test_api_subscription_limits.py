@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-from e2e.apiserver import Client, server_process, token
+from harness.apiserver import Client, server_process, token
 
 pytestmark = pytest.mark.e2e
 

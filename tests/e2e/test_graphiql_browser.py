@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from e2e.apiserver import Client, ThreadedServer, server_process, token
+from harness.apiserver import Client, ThreadedServer, server_process, token
 from okr.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -196,7 +196,7 @@ def test_graphiql_subscription_over_graphql_transport_ws(browser: Any, dev_serve
 def test_ide_assets_are_served_only_in_development(tmp_path: Path) -> None:
     """Outside development neither the IDE page nor its assets are served."""
     from api.app import create_app
-    from e2e.apiserver import SECRET
+    from harness.apiserver import SECRET
 
     app = create_app(Settings(data_dir=tmp_path, jwt_secret=SECRET, environment="test"))
     with ThreadedServer(app) as server:

@@ -34,12 +34,12 @@ import nats
 import psycopg
 import pytest
 
-from e2e.apiserver import Client
-from integration.test_relay_publish import delete_stream
+from harness.apiserver import Client
+from harness.servers import free_port
+from harness.streams import delete_stream
 from okr.settings import Settings
 from okr.wiring import build_application
 from relay.contracts import is_public_topic
-from servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -524,7 +524,7 @@ def relay_on_postgres(command: str, ctx: Ctx) -> None:
     assert not (wd / "okr-data" / "okr.sqlite3").exists()  # it used PostgreSQL, not SQLite
 
 
-CONSUMER_TEST = REPO / "tests" / "integration" / "test_relay_consumer_example.py"
+CONSUMER_TEST = REPO / "tests" / "integration" / "relay" / "test_consumer_example.py"
 CONSUMER_TEST_NAME = "test_the_readme_consumer_command_follows_the_demo_org_until_sigterm"
 
 

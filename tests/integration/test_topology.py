@@ -7,17 +7,16 @@ append still consumes its notification id), and consumers must pass them.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from harness import topology
+from harness.servers import fresh_database
 from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context
@@ -26,7 +25,6 @@ from okr.wiring import build_application
 from projections._db import Database
 from projections.runner import Projector, ensure_schema
 from projections.views import make_views
-from servers import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -61,16 +59,6 @@ def test_projector_passes_a_gap_left_by_a_rolled_back_append(pg_settings: Settin
         app.close()
 
 
-def _load_bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "topology.py"
-    spec = importlib.util.spec_from_file_location("okr_bench_topology", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def topology_database(pg_database_url: str) -> Iterator[str]:
     """A database of its own: the processes use its public schema, as a deployment would."""
@@ -83,8 +71,7 @@ def test_topology_survives_sigkill_with_exactly_once_effects(
 ) -> None:
     """Two APIs, worker and relay as processes; SIGKILL API 2, worker and relay mid-load, restart:
     every accepted command is in the log once, views equal a rebuild, NATS got every event once."""
-    bench = _load_bench()
-    config = bench.Config(
+    config = topology.Config(
         throughput_commands=0,
         chaos_commands=200,
         concurrency=8,
@@ -92,7 +79,7 @@ def test_topology_survives_sigkill_with_exactly_once_effects(
         kill_relay=True,
         settle_timeout=60.0,
     )
-    report = asyncio.run(bench.scenario(topology_database, nats_url, config, tmp_path))
+    report = asyncio.run(topology.scenario(topology_database, nats_url, config, tmp_path))
     summary = json.dumps(report, indent=1, default=str)
     verify = report["verify"]
     assert report["chaos"]["killed"] == ["api2", "worker", "relay"], summary

@@ -20,7 +20,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
-from log_fixture import DB_NAME, FIXTURE
+from harness.log_fixture import DB_NAME, FIXTURE
 from okr.domain import AGGREGATE_TYPES, INTERNAL_AGGREGATE_TYPES, event_classes
 from okr.domain.base import OkrAggregate, is_declared_event
 

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from calls import bound
+from harness.calls import bound
 from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import RequestContext, request_context

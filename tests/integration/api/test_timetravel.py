@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from api.app import create_app
 from api.schema import build_schema
-from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from harness.apiserver import SECRET, Client, ThreadedServer, token
 from okr.domain.context import utc_now
 from okr.settings import Settings
 

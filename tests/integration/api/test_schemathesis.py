@@ -12,10 +12,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
-from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from harness.apiserver import SECRET, Client, ThreadedServer, token
 from okr.settings import Settings
 
-SCHEMA = schemathesis.graphql.from_path(Path(__file__).resolve().parents[2] / "schema" / "okr.graphql")
+SCHEMA = schemathesis.graphql.from_path(Path(__file__).resolve().parents[3] / "schema" / "okr.graphql")
 ORG = "fuzz-org"
 
 

@@ -15,15 +15,15 @@ from collections.abc import Iterator
 
 import nats
 import pytest
-from test_relay_publish import delete_stream, public_events, read_subject, relay_settings_for
 
+from harness.servers import NatsProcess
+from harness.streams import delete_stream, public_events, read_subject, relay_settings_for
 from okr.application import OkrApplication, system_context
 from okr.domain import Team, request_context
 from okr.settings import Settings
 from okr.wiring import build_application
 from relay.positions import SqlitePositionStore, open_position_store
 from relay.service import RelayService
-from servers import NatsProcess
 
 pytestmark = pytest.mark.integration
 

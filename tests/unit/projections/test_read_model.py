@@ -66,6 +66,21 @@ def test_invalid_cursors_are_refused(cursor: str) -> None:
         decode_cursor("o", cursor)
 
 
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        encode_cursor("o", 10**19),  # overflowed SQLite's INTEGER and PostgreSQL's bigint: a 500
+        encode_cursor("o", 10**40),
+    ],
+    ids=["19-digits", "40-digits"],
+)
+def test_cursors_beyond_64_bits_are_invalid(cursor: str) -> None:
+    """A forged cursor whose number cannot be a stored position is an InvalidCursorError."""
+    with pytest.raises(InvalidCursorError):
+        decode_cursor("o", cursor)
+    assert decode_cursor("o", encode_cursor("o", 2**62)) == 2**62
+
+
 def test_page_size_is_capped_and_checked() -> None:
     """first is capped at MAX_PAGE; negative or non-integer sizes are refused."""
     assert page_size(1000) == MAX_PAGE

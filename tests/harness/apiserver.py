@@ -19,7 +19,7 @@ import httpx
 import jwt
 import uvicorn
 
-from servers import free_port, wait_port
+from .servers import free_port, wait_port
 
 SECRET = "test-secret-0123456789-0123456789-0123456789"
 

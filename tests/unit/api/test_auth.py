@@ -135,3 +135,31 @@ def test_mint_refuses_a_user_that_would_spoof_the_audit_log(user: str) -> None:
     """`okr token --user` refuses what decode_token would refuse (invisible-only, bidi controls)."""
     with pytest.raises(ValueError, match="user"):
         mint(HS, org="acme", user=user, roles=["admin"])
+
+
+def _token(**claims: object) -> str:
+    return jwt.encode(_claims(**{"roles": ["admin"], **claims}), SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"org": "acme\n"},  # ORG_ID_PATTERN.match admits a final newline: another tenant id
+        {"exp": "4102444800"},  # PyJWT accepts a numeric string: the WebSocket never expired
+        {"sub": "alice\x00"},  # the actor of every event: NUL cannot be stored
+        {"sub": "alice\nadmin"},
+    ],
+    ids=["org-final-newline", "exp-string", "sub-nul", "sub-newline"],
+)
+def test_token_claims_that_slipped_through_are_refused(claims: dict[str, object]) -> None:
+    """Claims that once decoded (a final newline in the org, a string exp, NUL or newline in the
+    user) are UNAUTHENTICATED."""
+    with pytest.raises(AuthenticationError):
+        decode_token(_token(**claims), HS)
+    assert decode_token(_token(), HS).org == "acme"
+
+
+def test_minting_refuses_an_org_with_a_final_newline() -> None:
+    """`okr token` cannot mint a token for 'acme\\n' either."""
+    with pytest.raises(ValueError, match="org id"):
+        mint(HS, org="acme\n", user="alice", roles=["admin"])

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from e2e.apiserver import SECRET, ThreadedServer, token
+from harness.apiserver import SECRET, ThreadedServer, token
 from okr.settings import Settings
 
 

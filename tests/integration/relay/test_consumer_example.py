@@ -17,19 +17,19 @@ from typing import Any
 
 import nats
 import pytest
-from test_relay_publish import delete_stream, relay_settings_for
 
+from harness.servers import free_port
+from harness.streams import delete_stream, relay_settings_for
 from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context
 from okr.settings import Settings
 from okr.wiring import build_application
 from relay.service import RelayService
-from servers import free_port
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "consumer.py"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "consumer.py"
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_example_consumer_keeps_one_orgs_key_result_figures(settings: Settings) 
 
 def _readme_consumer_command() -> list[str]:
     """The consumer command exactly as the README shows it (in its bash block)."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     (line,) = [
         ln.strip()
         for ln in readme.splitlines()

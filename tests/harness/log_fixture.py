@@ -1,7 +1,7 @@
 """A log written by a known version of the service, kept as a test fixture, and the API's answers
 over it (tests/fixtures/log_v1/): a later version must load that log and answer identically.
 
-    .venv/bin/python tests/log_fixture.py   # rewrites tests/fixtures/log_v1/ (only on purpose)
+    .venv/bin/python -m tests.harness.log_fixture   # rewrites tests/fixtures/log_v1/ (only on purpose)
 
 The scenario is the demo org plus an org `fx` that runs every mutation of the API at least once
 (every public event type, idempotency records, snapshots), through real HTTP. The answers are
@@ -14,7 +14,6 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type, is_leaf_type
 
 HERE = Path(__file__).resolve().parent
-FIXTURE = HERE / "fixtures" / "log_v1"
+FIXTURE = HERE.parent / "fixtures" / "log_v1"
 DB_NAME = "okr.sqlite3"
 ANSWERS = "answers.json.gz"
 DEPTH = 4
@@ -154,9 +153,10 @@ def build(target: Path = FIXTURE) -> None:
 
     from api.app import create_app
     from api.demo import load_demo
-    from e2e.apiserver import SECRET, Client, ThreadedServer, token
     from okr.settings import Settings
     from okr.wiring import build_application
+
+    from .apiserver import SECRET, Client, ThreadedServer, token
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -202,8 +202,9 @@ def answers(log: Path, workdir: Path) -> dict[str, Any]:
     """Serves a copy of `log` with the current code and asks every root (see the module doc)."""
     from api.app import create_app
     from api.schema import build_schema
-    from e2e.apiserver import SECRET, Client, ThreadedServer, token
     from okr.settings import Settings
+
+    from .apiserver import SECRET, Client, ThreadedServer, token
 
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(log, workdir / DB_NAME)
@@ -295,6 +296,5 @@ def _all_audit(client: Any, schema: GraphQLSchema) -> list[Any]:
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(HERE), str(HERE.parent / "services")]
     build()
     print(f"wrote {FIXTURE}")

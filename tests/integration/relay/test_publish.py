@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import uuid
@@ -15,81 +14,20 @@ import nats
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from calls import bound
+from harness.calls import bound
+from harness.streams import delete_stream, public_events, read_subject, relay_settings_for
 from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
 from okr.settings import Settings
 from okr.wiring import build_application
-from relay.contracts import contracts, is_public_topic
+from relay.contracts import contracts
 from relay.live import subscribe_live
 from relay.service import RelayService
 
 pytestmark = pytest.mark.integration
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema" / "events"
-
-
-# --- helpers shared by the relay tests (imported by the other test_relay_* modules) ---------
-
-
-def relay_settings_for(base: Settings, nats_url: str) -> Settings:
-    """A unique stream and subject prefix per test, so tests never see each other's messages."""
-    tag = uuid.uuid4().hex[:10]
-    return base.model_copy(
-        update={"nats_url": nats_url, "nats_stream": f"OKR_T_{tag}", "nats_subject_prefix": f"okrt{tag}"}
-    )
-
-
-async def _delete_stream(nats_url: str, stream: str) -> None:
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        with contextlib.suppress(nats.js.errors.NotFoundError):
-            await js.delete_stream(stream)
-    finally:
-        await nc.close()
-
-
-def delete_stream(nats_url: str, stream: str) -> None:
-    asyncio.run(_delete_stream(nats_url, stream))
-
-
-async def _read_subject(nats_url: str, stream: str, subject: str, expect: int, timeout: float) -> list[Any]:
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        sub = await js.pull_subscribe(subject, stream=stream)
-        messages: list[Any] = []
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                batch = await sub.fetch(500, timeout=0.3)
-            except TimeoutError:  # nats.errors.TimeoutError is one, and fetch raises both
-                if len(messages) >= expect:
-                    break
-                continue
-            for msg in batch:
-                await msg.ack()
-            messages.extend(batch)
-        await sub.unsubscribe()
-        return messages
-    finally:
-        await nc.close()
-
-
-def read_subject(
-    nats_url: str, stream: str, subject: str, expect: int = 0, timeout: float = 5.0
-) -> list[Any]:
-    """Every message of the stream on `subject` (waits until at least `expect` arrived)."""
-    return asyncio.run(_read_subject(nats_url, stream, subject, expect, timeout))
-
-
-def public_events(app: OkrApplication) -> list[Any]:
-    """The log's public notifications in order (what the relay must publish)."""
-    return [
-        n for n in app.recorder.select_notifications(start=1, limit=1_000_000) if is_public_topic(n.topic)
-    ]
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schema" / "events"
 
 
 def every_event_type(app: OkrApplication, org: str) -> None:
@@ -284,7 +222,7 @@ def test_restart_resumes_from_stored_position_without_republishing(
 
 def test_once_reports_failure_when_nats_is_unreachable(sqlite_settings: Settings, org: str) -> None:
     """With no NATS server, `--once` exits 1, stores nothing, and commands still succeed."""
-    from servers import free_port
+    from harness.servers import free_port
 
     settings = sqlite_settings.model_copy(update={"nats_url": f"nats://127.0.0.1:{free_port()}"})
     app = build_application(settings)

@@ -1,6 +1,7 @@
-"""A log written by an earlier version (tests/fixtures/log_v1, see tests/log_fixture.py) loads and
-answers identically: every event and snapshot still decodes, and every query root, with every
-field below it, live and as of earlier instants, gives the answers recorded when it was written."""
+"""A log written by an earlier version (tests/fixtures/log_v1, see tests/harness/log_fixture.py)
+loads and answers identically: every event and snapshot still decodes, and every query root, with
+every field below it, live and as of earlier instants, gives the answers recorded when it was
+written."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from log_fixture import DB_NAME, FIXTURE, answers, recorded_answers
+from harness.log_fixture import DB_NAME, FIXTURE, answers, recorded_answers
 from okr import commands as cmd
 from okr.domain import RequestContext, request_context
 from okr.domain.errors import IdempotencyKeyReusedError

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from api.app import create_app
-from e2e.apiserver import SECRET, Client, Subscription, ThreadedServer, token
+from harness.apiserver import SECRET, Client, Subscription, ThreadedServer, token
 from okr.settings import Settings
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calls import bound
+from harness.calls import bound
 from okr import commands as cmd
 from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context

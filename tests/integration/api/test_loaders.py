@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from e2e.apiserver import SECRET, Client, ThreadedServer, token
+from harness.apiserver import SECRET, Client, ThreadedServer, token
 from okr.settings import Settings
 
 

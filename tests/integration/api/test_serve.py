@@ -14,15 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
-from test_relay_publish import delete_stream, read_subject, relay_settings_for
 
 from api.app import create_app
 from api.auth import resolve_keys
-from e2e.apiserver import Client, ThreadedServer, token
+from harness.apiserver import Client, ThreadedServer, token
+from harness.servers import free_port, wait_port
+from harness.streams import delete_stream, read_subject, relay_settings_for
 from okr.settings import Settings
-from servers import free_port, wait_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

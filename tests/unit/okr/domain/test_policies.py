@@ -11,7 +11,7 @@ import pytest
 from okr.domain import formulas as f
 from okr.domain import policies
 
-SERVICES = Path(__file__).resolve().parents[2] / "services"
+SERVICES = Path(__file__).resolve().parents[4] / "services"
 
 
 def test_key_result_count_warning_wording() -> None:

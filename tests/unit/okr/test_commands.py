@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from calls import bound
+from harness.calls import bound
 from okr import commands as cmd
 from okr.application import CommandResult, OkrApplication, system_context
 from okr.domain import RequestContext, request_context

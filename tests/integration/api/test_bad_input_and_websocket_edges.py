@@ -1,6 +1,7 @@
-"""Review findings pinned over real HTTP/WebSocket against uvicorn: bad input reaching the stores,
-WebSocket operations after the token expired, malformed consistency requests, subscriptions
-posted as plain HTTP; and a NUL title on PostgreSQL no longer stalls every org's views."""
+"""Bad input and WebSocket edge cases over real HTTP/WebSocket against uvicorn: bad input reaching
+the stores, WebSocket operations after the token expired, malformed consistency requests,
+subscriptions posted as plain HTTP; and a NUL title on PostgreSQL no longer stalls every org's
+views."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from websockets.sync.client import connect
 
 from api.app import create_app
 from api.feed import EventFeed, FeedEvent
-from e2e.apiserver import SECRET, Client, ThreadedServer, server_process, token
+from harness.apiserver import SECRET, Client, ThreadedServer, server_process, token
 from okr import commands as cmd
 from okr.application import system_context
 from okr.domain import request_context

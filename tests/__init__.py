@@ -1,0 +1,1 @@
+"""The test suite; a package only so that `tests.harness` imports from the repository root (bench)."""
