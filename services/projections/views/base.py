@@ -287,7 +287,7 @@ class View:
     """A named view: its tables and one projection function per event class.
 
     `by_class` is the handler map (event class -> function), `ignored` the public event classes
-    the view reads nothing from, said out loud (tests/unit/test_event_handlers.py checks that
+    the view reads nothing from, said out loud (tests/unit/projections/test_event_handlers.py checks that
     every public event class is one or the other). `handlers` is the same map keyed by the
     classes' qualified names, resolved once here, for the log followers that decide what to
     decode from a stored topic before there is a class (`wants`). `all_events`: the audit view,
@@ -338,7 +338,7 @@ class View:
 #: Each aggregate's public events, listed by hand, for the views' `ignored` sets: a view ignores
 #: a whole group, or a group minus the classes it handles. A new event that joins its group here
 #: is ignored by the views built from that group; a view that names the group's events one by one
-#: (progress: cycles, teams, objectives) must handle it, or tests/unit/test_event_handlers.py
+#: (progress: cycles, teams, objectives) must handle it, or tests/unit/projections/test_event_handlers.py
 #: fails. An event left out of its group fails that test for every view that ignores the group.
 CYCLE_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset({Cycle.Scheduled, Cycle.Started, Cycle.Closed})
 TEAM_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
