@@ -208,6 +208,7 @@ asyncio.run(main())" > /dev/null 2>&1 || true
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT   # a timeout or Ctrl-C still cleans up
 
 run_single() {
     local name="okr-smoke-$RUN_ID" volume="okr-smoke-data-$RUN_ID" port started ready token
