@@ -30,7 +30,7 @@ ENVELOPE = {f.name for f in dataclasses.fields(OkrAggregate.Created)}
 
 
 def _stored() -> list[StoredEvent]:
-    with sqlite3.connect(FIXTURE / DB_NAME) as db:
+    with sqlite3.connect(f"file:{FIXTURE / DB_NAME}?mode=ro", uri=True) as db:  # never create it
         rows = db.execute(
             "SELECT originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
         ).fetchall()
