@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gzip
 import json
+
+import graphql
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "log_v1"
 DB_NAME = "okr.sqlite3"
 ANSWERS = "answers.json.gz"
+SDL_NAME = "okr.graphql"  # the schema as it was when the answers were recorded
 DEPTH = 4
 #: "Now" for every live answer: after everything in the log (expected progress, health and
 #: staleness depend on it).
@@ -172,6 +175,9 @@ def build(target: Path = FIXTURE) -> None:
         _copy_log(data / DB_NAME, log_only)
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(log_only, target / DB_NAME)
+        from api.schema import sdl
+
+        (target / SDL_NAME).write_text(sdl())
         result = answers(target / DB_NAME, Path(tmp) / "answers")
     body = json.dumps(result, sort_keys=True, separators=(",", ":")) + "\n"
     (target / ANSWERS).write_bytes(gzip.compress(body.encode(), mtime=0))
@@ -201,7 +207,6 @@ def recorded_answers() -> dict[str, Any]:
 def answers(log: Path, workdir: Path) -> dict[str, Any]:
     """Serves a copy of `log` with the current code and asks every root (see the module doc)."""
     from api.app import create_app
-    from api.schema import build_schema
     from okr.settings import Settings
 
     from .apiserver import SECRET, Client, ThreadedServer, token
@@ -216,7 +221,9 @@ def answers(log: Path, workdir: Path) -> dict[str, Any]:
         max_query_tokens=200_000,
         max_aliases=100,
     )
-    schema = build_schema(settings)._schema
+    # the selections come from the SDL the answers were recorded with: fields added later are
+    # not asked (additive changes keep the old answers), removed or changed ones fail
+    schema = graphql.build_schema((log.parent / SDL_NAME).read_text())
     fastapi_app = create_app(settings)
     out: dict[str, Any] = {}
     with ThreadedServer(fastapi_app) as server:
