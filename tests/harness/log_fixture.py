@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import gzip
 import json
-
-import graphql
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import graphql
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type, is_leaf_type
 
 HERE = Path(__file__).resolve().parent
