@@ -247,7 +247,7 @@ def store(name: str, tmp: Path) -> Iterator[Settings]:
     if name == "sqlite":
         yield Settings(data_dir=tmp / "sqlite", aggregate_cache_size=1000)
         return
-    from servers import postgres_server
+    from tests.harness.servers import postgres_server
 
     with postgres_server() as url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
