@@ -6,6 +6,7 @@ Every read, write and subscription runs as the token's user inside the token's o
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -41,6 +42,7 @@ class Principal:
     org: str
     roles: frozenset[str]
     expires_at: float | None = None  # the token's `exp` (seconds since the epoch)
+    token_id: str = ""  # the token's `jti`, else a digest of the token itself (per-token limits)
 
     @property
     def expired(self) -> bool:
@@ -146,7 +148,10 @@ def decode_token(token: str, keys: JwtKeys) -> Principal:
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         # PyJWT accepts "exp": "1999999999"; long-lived subscriptions need a number to expire
         raise AuthenticationError("token claim 'exp' must be a number")
-    return Principal(user=user, org=org, roles=known, expires_at=float(exp))
+    jti = claims.get("jti")
+    digest = hashlib.sha256(token.encode()).hexdigest()[:32]
+    token_id = f"jti:{jti}" if isinstance(jti, str) and jti else digest
+    return Principal(user=user, org=org, roles=known, expires_at=float(exp), token_id=token_id)
 
 
 def _has_control(value: str) -> bool:

@@ -76,7 +76,7 @@ async def _feed(
     (UNAUTHENTICATED "token expired", then complete), whether or not an event comes."""
     ctx.check_not_expired()
     principal, settings, feed = ctx.principal, ctx.services.settings, ctx.services.feed
-    key = (principal.org, principal.user, principal.expires_at)  # the token (no jti/iat in Principal)
+    key = (principal.org, principal.token_id)  # the token: its jti, else a digest of it
     try:
         slot = feed.limits.admit(key, settings.max_subscriptions_per_token, settings.max_subscriptions)
         slot.__enter__()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -163,3 +164,19 @@ def test_minting_refuses_an_org_with_a_final_newline() -> None:
     """`okr token` cannot mint a token for 'acme\\n' either."""
     with pytest.raises(ValueError, match="org id"):
         mint(HS, org="acme\n", user="alice", roles=["admin"])
+
+
+def test_each_token_has_its_own_id_for_per_token_limits() -> None:
+    """Two tokens of one user with the same expiry are two tokens (subscription caps are per
+    token): the jti when there is one, else a digest of the token; the same token, the same id."""
+    exp = int(time.time()) + 3600
+    body = {"sub": "alice", "org": "acme", "roles": ["admin"], "exp": exp}
+    secret = SECRET
+    a, b = (jwt.encode({**body, "jti": j}, secret, algorithm="HS256") for j in ("one", "two"))
+    plain, plain_other = (
+        jwt.encode({**body, "iat": i}, secret, algorithm="HS256") for i in (exp - 10, exp - 20)
+    )
+    ids = [decode_token(t, HS).token_id for t in (a, b, plain, plain_other)]
+    assert len(set(ids)) == 4
+    assert ids[0] == "jti:one"
+    assert decode_token(plain, HS).token_id == ids[2]
