@@ -174,7 +174,7 @@ def test_each_token_has_its_own_id_for_per_token_limits() -> None:
     secret = SECRET
     a, b = (jwt.encode({**body, "jti": j}, secret, algorithm="HS256") for j in ("one", "two"))
     plain, plain_other = (
-        jwt.encode({**body, "iat": i}, secret, algorithm="HS256") for i in (exp - 10, exp - 20)
+        jwt.encode({**body, "iat": i}, secret, algorithm="HS256") for i in (exp - 3610, exp - 3620)
     )
     ids = [decode_token(t, HS).token_id for t in (a, b, plain, plain_other)]
     assert len(set(ids)) == 4
