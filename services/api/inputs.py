@@ -278,3 +278,19 @@ class CancelTaskInput:
     task_id: strawberry.ID
     reason: str = ""
     idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="Rename and/or move a team; omitted fields keep their value.")
+class ReviseTeamInput:
+    team_id: strawberry.ID
+    name: str | None = strawberry.field(default=None, description="The new name (null keeps it).")
+    parent_team_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Move the team under this team (null keeps its parent); never under itself or a sub-team."
+        ),
+    )
+    top_level: bool = strawberry.field(
+        default=False, description="Move the team to the top level (no parent); not with parentTeamId."
+    )
+    idempotency_key: str | None = _key()

@@ -162,6 +162,12 @@ MUTATIONS: tuple[Spec, ...] = (
     Spec(c.CreateTeam, i.CreateTeamInput, TeamResult),
     Spec(c.AddTeamMember, i.AddTeamMemberInput, TeamResult),
     Spec(c.RemoveTeamMember, i.RemoveTeamMemberInput, TeamResult),
+    Spec(
+        c.ReviseTeam,
+        i.ReviseTeamInput,
+        TeamResult,
+        "Renames and/or moves a team (TEAM_HIERARCHY_CYCLE: never under itself or a sub-team) (admin).",
+    ),
     Spec(c.DraftObjective, i.DraftObjectiveInput, ObjectiveResult),
     Spec(c.ReviseObjective, i.ReviseObjectiveInput, ObjectiveResult),
     Spec(c.AlignObjective, i.AlignObjectiveInput, ObjectiveResult),

@@ -16,6 +16,7 @@ from api import _doc as doc
 from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError, NotFoundApiError
 from api.reports import AuditEntry, Dashboard, Me, PrioritizedTask, TreeNode
+from api.review import REVIEW_DOC, CycleReview
 from api.types import (
     CheckIn,
     Connection,
@@ -301,6 +302,20 @@ class Query:
         else:
             view = await reader.dashboard(cid, tid)
         return Dashboard.from_view(view, when)
+
+    @doc.field(REVIEW_DOC)
+    async def cycle_review(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID,
+        team_id: strawberry.ID | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> CycleReview:
+        cid, tid = parse_uuid(cycle_id, "cycleId"), _uuid(team_id, "teamId")
+        ctx = await _live(info, consistent_with)
+        org = ctx.org
+        review = await ctx.read(lambda: ctx.read_model.cycle_review(org, cid, tid))
+        return CycleReview.from_view(review)
 
     @strawberry.field
     async def tasks(

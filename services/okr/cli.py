@@ -55,6 +55,12 @@ def _export_run() -> Handler:
     return run
 
 
+def _report_run() -> Handler:
+    from api.report import run
+
+    return run
+
+
 def command(
     name: str, help_text: str, target: Target
 ) -> Callable[[Callable[[argparse.ArgumentParser], None]], None]:
@@ -123,6 +129,20 @@ def _relay(p: argparse.ArgumentParser) -> None:
 def _export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="schema", help="schema directory")
     p.add_argument("--check", action="store_true", help="exit 1 if the files differ")
+
+
+@command("report", "write a closed cycle's end-of-cycle review (markdown, csv or json)", _report_run)
+def _report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cycle", required=True, help="the cycle's name (e.g. 2026-Q1) or id; it must be closed")
+    p.add_argument("--team", default=None, help="only this team (its name or id; default every team)")
+    p.add_argument(
+        "--format",
+        choices=["markdown", "csv", "json"],
+        default="markdown",
+        help="markdown (a table per team, to paste into a doc), csv (a row per key result) or json"
+        " (the GraphQL cycleReview data); default markdown",
+    )
+    p.add_argument("--org", default="demo", help="the org (default demo)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,6 +99,18 @@ class RemoveTeamMember(Command):
     user_id: str
 
 
+@dataclass(frozen=True)
+class ReviseTeam(Command):
+    """Renames and/or moves a team (None keeps the name / the parent; `top_level` moves it to the
+    top, with no parent). A team never moves under itself or one of its sub-teams."""
+
+    command_name: ClassVar[str] = "revise_team"
+    team_id: Id
+    name: str | None = None
+    parent_team_id: Id | None = None
+    top_level: bool = False
+
+
 # ------------------------------------------------------------------ objectives
 @dataclass(frozen=True)
 class DraftObjective(Command):
@@ -340,6 +352,7 @@ COMMANDS: tuple[type[Command], ...] = (
     CreateTeam,
     AddTeamMember,
     RemoveTeamMember,
+    ReviseTeam,
     DraftObjective,
     ReviseObjective,
     AlignObjective,

@@ -232,6 +232,83 @@ class AuditFilter:
     until: datetime | None = None
 
 
+
+@dataclass(frozen=True)
+class KeyResultReview:
+    """A key result at its cycle's close, with its check-in discipline and how far it moved."""
+
+    id: UUID
+    objective_id: UUID
+    title: str
+    kind: str
+    unit: str
+    source: str  # CHECK_INS | TASKS
+    start: float
+    target: float
+    value: float  # at the close
+    progress: float  # at the close, clamped [0, 1]
+    score: float | None
+    grade: str | None
+    cadence_days: int
+    check_ins: int  # check-ins from the cycle's start to its close
+    periods: int  # cadence periods from the cycle's start to its close (0: TASKS source)
+    periods_with_check_in: int
+    discipline: float | None  # periods_with_check_in / periods (None: no period, or TASKS)
+    progress_change: float  # progress at the close - before its first check-in (TASKS: from 0)
+    unfinished: bool  # progress < 1: what a carry-over copies into the next cycle
+
+
+@dataclass(frozen=True)
+class ObjectiveReview:
+    id: UUID
+    title: str
+    owner: str
+    team_id: UUID | None
+    state: str  # CLOSED | ABANDONED
+    score: float | None  # the final score (CLOSED)
+    score_reason: str | None
+    grade: str | None
+    learnings: str
+    progress: float
+    key_results: list[KeyResultReview]
+    carried_over: list[KeyResultReview]  # the unfinished key results (carry-over material)
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    """Figures over the CLOSED objectives of a scope (a team, or the whole review)."""
+
+    objectives: int  # CLOSED objectives (abandoned ones are listed, not counted)
+    abandoned: int
+    grade_distribution: dict[str, int]  # GREEN, YELLOW, RED -> n (every grade, in that order)
+    mean_score: float | None
+    periods: int  # cadence periods of their CHECK_INS key results, pooled
+    periods_with_check_in: int
+    check_in_discipline: float | None
+    done_tasks: int
+    aligned_done_tasks: int
+    aligned_done_share: float | None  # None: no done task (or no team to own them)
+    biggest_movers: list[KeyResultReview]  # up to 3, by size of progress change
+
+
+@dataclass(frozen=True)
+class TeamReview:
+    team_id: UUID | None  # None: objectives of no team
+    team_name: str | None  # the name at the close
+    summary: ReviewSummary
+    objectives: list[ObjectiveReview]
+
+
+@dataclass(frozen=True)
+class CycleReview:
+    """The end-of-cycle review, as of the cycle's close (time travel): it reads the same later."""
+
+    cycle: CycleView  # as of the close
+    closed_at: datetime
+    team_id: UUID | None  # the team asked for (None: every team)
+    summary: ReviewSummary
+    teams: list[TeamReview]  # by name, objectives of no team last
+
 class ReadModel(Protocol):
     """What the API may ask. Every call is scoped to `org`; other orgs' ids answer None/empty.
 
@@ -317,6 +394,12 @@ class ReadModel(Protocol):
     def now(self) -> datetime:
         """The "now" of read-time figures."""
 
+    def cycle_review(
+        self, org: str, cycle_id: UUID, team_id: UUID | None = None, timeout: float = 10.0
+    ) -> CycleReview:
+        """The review of a CLOSED cycle as of its close instant (time travel), for one team or all;
+        raises CYCLE_NOT_FOUND, TEAM_NOT_FOUND (no such team at the close) or CYCLE_NOT_CLOSED."""
+
     def snapshot(
         self, org: str, *, as_of: datetime | None = None, position: int | None = None, timeout: float = 10.0
     ) -> InstantReads:
@@ -352,3 +435,6 @@ class InstantReads(Protocol):
     def check_ins(self, key_result_id: UUID, first: int, after: str | None) -> Page[CheckInView]: ...
 
     def task(self, task_id: UUID) -> TaskView | None: ...
+
+    def cycle_review(self, cycle_id: UUID, team_id: UUID | None) -> CycleReview:
+        """The review with this instant as the close."""

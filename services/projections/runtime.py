@@ -30,6 +30,7 @@ from projections.model import (
     AuditFilter,
     CheckInView,
     ConsistencyTimeoutError,
+    CycleReview,
     CycleView,
     Dashboard,
     KeyResultView,
@@ -43,6 +44,7 @@ from projections.model import (
     TreeNode,
 )
 from projections.queries import Queries, _as_dict, _cols
+from projections.queries.review import check_reviewable, cycle_closed_at
 from projections.runner import (
     COALESCE,
     PositionSignal,
@@ -148,6 +150,22 @@ class SqlReadModel:
         if self._audit_position() < position:
             self.wait_for(position, timeout)
         return Snapshot.at_position(self.app, self.db, org, position, self.now())
+
+    def cycle_review(
+        self, org: str, cycle_id: UUID, team_id: UUID | None = None, timeout: float = 10.0
+    ) -> CycleReview:
+        """The review of a CLOSED cycle, from a snapshot at its close instant (time travel)."""
+        head = self.app.max_position()
+        if self._audit_position() < head:
+            self.wait_for(head, timeout)
+        with self.db.read() as tx:
+            cycle = Queries(tx, org, self.now()).cycle(cycle_id)
+            closed_at = cycle_closed_at(tx, org, cycle_id)
+        close = check_reviewable(
+            None if cycle is None else cycle.state, "" if cycle is None else cycle.name, cycle_id, closed_at
+        )
+        with self.snapshot(org, as_of=close, timeout=timeout) as snap:
+            return snap.cycle_review(cycle_id, team_id)
 
     def _audit_position(self) -> int:
         with self.db.read() as tx:

@@ -26,6 +26,7 @@ from okr.domain.base import OkrAggregate
 from projections._db import Database
 from projections.model import (
     CheckInView,
+    CycleReview,
     CycleView,
     Dashboard,
     KeyResultView,
@@ -36,6 +37,7 @@ from projections.model import (
     TreeNode,
 )
 from projections.queries import Queries
+from projections.queries.review import cycle_review
 from projections.runner import ensure_schema
 from projections.views import Rows, alignment_view, check_ins_view, from_micros, progress_view, to_micros
 
@@ -176,6 +178,10 @@ class Snapshot:
 
     def task(self, task_id: UUID) -> TaskView | None:
         return self._ask(lambda q: q.task(task_id))
+
+    def cycle_review(self, cycle_id: UUID, team_id: UUID | None) -> CycleReview:
+        """The end-of-cycle review with this snapshot's instant as the close."""
+        return self._ask(lambda q: cycle_review(q, cycle_id, team_id, self.at))
 
 
 @contextmanager

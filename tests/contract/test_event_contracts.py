@@ -37,6 +37,7 @@ EXPECTED_TYPES = {
     "okr.team.MemberAdded.v1",
     "okr.team.MemberRemoved.v1",
     "okr.team.Renamed.v1",
+    "okr.team.Moved.v1",
     "okr.organization.Configured.v1",
     "okr.organization.Reconfigured.v1",
     *(

@@ -104,6 +104,11 @@ class AlignmentAcrossCyclesError(RuleViolation):
 
     code = "ALIGNMENT_ACROSS_CYCLES"
 
+class TeamHierarchyCycleError(RuleViolation):
+    """A team moved under itself or under one of its own sub-teams."""
+
+    code = "TEAM_HIERARCHY_CYCLE"
+
 
 class PolicyViolation(RuleViolation):
     code = "POLICY_VIOLATION"

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 
 class KeyResultKind(StrEnum):
@@ -322,3 +323,54 @@ def objective_score(
     score (no key result / no counted child)."""
     mean = weighted_mean(driven_pairs(key_result_scores, child_scores, driver))
     return None if mean is None else clamp01(mean) + 0.0
+
+
+# ---------------------------------------------------------------------- the end-of-cycle review
+def cadence_period_count(start: datetime, close: datetime, cadence_days: int) -> int:
+    """How many cadence periods a cycle had: its time from `start` (the first day's start) to
+    `close` (the instant it was closed) cut into windows of `cadence_days` days, the last one
+    possibly shorter (cut at the close). 0 when it closed before it began."""
+    if close <= start or cadence_days <= 0:
+        return 0
+    return math.ceil((close - start) / timedelta(days=cadence_days))
+
+
+def periods_with_check_in(
+    check_ins: Iterable[datetime], start: datetime, close: datetime, cadence_days: int
+) -> int:
+    """How many of those windows hold at least one check-in (check-ins outside [start, close)
+    count for none)."""
+    if cadence_days <= 0:
+        return 0
+    window = timedelta(days=cadence_days)
+    return len({(at - start) // window for at in check_ins if start <= at < close})
+
+
+def share(part: float, whole: float) -> float | None:
+    """part / whole, None when there is no whole (nothing to have a share of)."""
+    return part / whole if whole > 0 else None
+
+
+def check_in_discipline(covered: int, periods: int) -> float | None:
+    """The share of cadence periods with a check-in (None: no period to keep)."""
+    return share(covered, periods)
+
+
+def progress_change(before: float, after: float) -> float:
+    """How far a key result moved over the cycle, in progress points (negative: it fell back)."""
+    return after - before
+
+
+def is_unfinished(progress_value: float) -> bool:
+    """A key result short of its target (progress < 1): what a carry-over copies."""
+    return progress_value < 1.0
+
+
+T = TypeVar("T")
+
+
+def biggest_movers(changes: Iterable[tuple[T, float]], n: int = 3) -> list[tuple[T, float]]:
+    """The `n` largest progress changes by size (a fall counts as much as a rise), ties in the
+    order given; key results that did not move are no movers."""
+    moved = [(item, change) for item, change in changes if change != 0]
+    return sorted(moved, key=lambda pair: -abs(pair[1]))[:n]

@@ -175,5 +175,36 @@ class IdempotencyRecord(OkrAggregate):
         self.result = result
 
 
+
+class TeamHierarchy(OkrAggregate):
+    """One per org, saved with every team move: two concurrent moves (A under B, B under A)
+    conflict on it, and the retry reads the other's move, so no cycle slips in between."""
+
+    @staticmethod
+    def id_for(org_key: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"okr:team-hierarchy:{org_key}")
+
+    @staticmethod
+    def create_id(org_key: str) -> UUID:
+        return TeamHierarchy.id_for(org_key)
+
+    class Created(OkrAggregate.Created):
+        org_key: str
+
+    @event(Created)
+    def __init__(self, org_key: str) -> None:
+        self.org_key = org_key
+        self.moves = 0
+
+    def record_move(self, team_id: UUID) -> None:
+        self._move_recorded(team_id=team_id)
+
+    class MoveRecorded(OkrAggregate.Event):
+        team_id: UUID
+
+    @event(MoveRecorded)
+    def _move_recorded(self, team_id: UUID) -> None:
+        self.moves += 1
+
 #: The bookkeeping aggregates (their events are never published nor projected).
-INTERNAL_AGGREGATE_TYPES = (KeyResultIndex, CycleIndex, ChildrenIndex, IdempotencyRecord)
+INTERNAL_AGGREGATE_TYPES = (KeyResultIndex, CycleIndex, ChildrenIndex, IdempotencyRecord, TeamHierarchy)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from okr.domain.base import OkrAggregate, check_choice, check_title
-from okr.domain.errors import DuplicateError, NotFoundError, ValidationError
+from okr.domain.errors import DuplicateError, NotFoundError, TeamHierarchyCycleError, ValidationError
 
 
 class TeamRole(StrEnum):
@@ -70,3 +71,25 @@ class Team(OkrAggregate):
     @event(Renamed)
     def _renamed(self, name: str) -> None:
         self.name = name
+
+    def move(self, parent_team_id: UUID | None, parent_ancestors: Sequence[UUID] = ()) -> None:
+        """Moves the team under `parent_team_id` (None: to the top level). `parent_ancestors` are
+        the new parent's ancestors, nearest first (the caller reads them): a team may not end up
+        under itself or under one of its own descendants."""
+        if parent_team_id == self.parent_team_id:
+            where = "at the top level" if parent_team_id is None else f"under team {parent_team_id}"
+            raise ValidationError(f"the team is already {where}", field="parentTeamId")
+        if parent_team_id is not None and (parent_team_id == self.id or self.id in parent_ancestors):
+            raise TeamHierarchyCycleError(
+                "a team cannot move under itself or under one of its own sub-teams", field="parentTeamId"
+            )
+        self._moved(parent_team_id=parent_team_id)
+
+    class Moved(OkrAggregate.Event):
+        """The team now sits under another parent team (None: at the top level)."""
+
+        parent_team_id: UUID | None
+
+    @event(Moved)
+    def _moved(self, parent_team_id: UUID | None) -> None:
+        self.parent_team_id = parent_team_id

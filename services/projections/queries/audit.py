@@ -15,7 +15,7 @@ from projections.views import AUDIT, CHECK_INS, to_micros
 
 AGGREGATE_TYPES = {t.lower(): t for t in ("Cycle", "Team", "Objective", "Task", "Organization")}
 # Events that overwrite fields set at creation: history shows the values they replaced.
-SETTER_EVENTS = frozenset({"Aligned", "Assigned", "Linked", "Renamed", "Reconfigured"})
+SETTER_EVENTS = frozenset({"Aligned", "Assigned", "Linked", "Renamed", "Reconfigured", "Moved"})
 
 
 def _check_in_view(d: dict[str, Any]) -> CheckInView:

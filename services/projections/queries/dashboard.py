@@ -59,15 +59,19 @@ class DashboardQueries(Figures):
             policy_warnings=warnings,
         )
 
-    def _alignment_counts(self, cycle_id: str, team_id: str | None) -> tuple[int, int]:
-        """(non-cancelled tasks of the cycle, those linked to a key result). A linked task belongs
-        to its key result's cycle and objective's team (whatever it was created with), an
-        unlinked one (or one whose key result was removed) to the cycle and team it names."""
+    def _alignment_counts(
+        self, cycle_id: str, team_id: str | None, done_only: bool = False
+    ) -> tuple[int, int]:
+        """(non-cancelled tasks of the cycle, those linked to a key result); `done_only`: of its
+        DONE tasks (the review). A linked task belongs to its key result's cycle and objective's
+        team (whatever it was created with), an unlinked one (or one whose key result was
+        removed) to the cycle and team it names."""
+        state = "t.state = 'DONE'" if done_only else "t.state <> 'CANCELLED'"
         rows = self.tx.fetchall(
             "SELECT t.key_result_id, t.cycle_id, t.team_id, o.cycle_id, o.team_id FROM proj_tasks t "
             "LEFT JOIN proj_key_results k ON k.id = t.key_result_id AND k.org = t.org "
             "LEFT JOIN proj_objectives o ON o.id = k.objective_id AND o.org = t.org "
-            "WHERE t.org = ? AND t.state <> 'CANCELLED' AND (t.cycle_id = ? OR o.cycle_id = ?)",
+            f"WHERE t.org = ? AND {state} AND (t.cycle_id = ? OR o.cycle_id = ?)",
             [self.org, cycle_id, cycle_id],
         )
         total = linked = 0

@@ -342,7 +342,7 @@ class View:
 #: fails. An event left out of its group fails that test for every view that ignores the group.
 CYCLE_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset({Cycle.Scheduled, Cycle.Started, Cycle.Closed})
 TEAM_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
-    {Team.Created, Team.MemberAdded, Team.MemberRemoved, Team.Renamed}
+    {Team.Created, Team.MemberAdded, Team.MemberRemoved, Team.Renamed, Team.Moved}
 )
 OBJECTIVE_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
     {

@@ -175,6 +175,10 @@ def _renamed(row: Row, e: Team.Renamed) -> None:
     row["name"] = e.name
 
 
+def _moved(row: Row, e: Team.Moved) -> None:
+    row["parent_team_id"] = sid(e.parent_team_id)
+
+
 def _objective_drafted(e: Objective.Drafted, pos: int, r: Batch) -> None:
     ts = to_micros(e.timestamp)
     r["objectives"].put(
@@ -353,6 +357,7 @@ def progress_view() -> View:
             on(Team.MemberAdded, _team_change(_member_added)),
             on(Team.MemberRemoved, _team_change(_member_removed)),
             on(Team.Renamed, _team_change(_renamed)),
+            on(Team.Moved, _team_change(_moved)),
             on(Objective.Drafted, _objective_drafted),
             on(Objective.Revised, o(_objective_revised)),
             on(Objective.Aligned, o(_aligned)),

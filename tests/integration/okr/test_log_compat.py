@@ -21,6 +21,10 @@ from okr.wiring import build_application
 
 pytestmark = pytest.mark.integration
 
+#: Contracts a v1 log cannot hold: Team.Renamed had no command when it was written, and the
+#: events below came later (issue 11). Add an event here when it is newer than the fixture.
+NOT_IN_V1 = frozenset({"team.renamed", "team.moved"})
+
 
 def test_the_v1_log_answers_as_it_did_when_it_was_written(tmp_path: Path) -> None:
     recorded = recorded_answers()
@@ -39,8 +43,8 @@ def test_the_v1_log_holds_every_public_event_type() -> None:
     stored = {t.split(":", 1)[1].lower() for t in topics}
     schemas = (FIXTURE.parents[2] / "schema" / "events").glob("*.json")
     contracts = {p.name.split(".v")[0].removeprefix("okr.").lower() for p in schemas}
-    missing = sorted(c for c in contracts if c not in stored and c != "team.renamed")
-    assert missing == []  # Team.Renamed has no command yet
+    missing = sorted(c for c in contracts if c not in stored and c not in NOT_IN_V1)
+    assert missing == []
 
 
 def test_idempotency_keys_of_the_v1_log_still_replay(tmp_path: Path) -> None:
