@@ -21,7 +21,9 @@ from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
 from okr.settings import Settings
 from projections.model import (
+    ApprovalView,
     CheckInView,
+    CommentView,
     CycleView,
     Dashboard,
     InstantReads,
@@ -228,6 +230,8 @@ class Reader:
         self.objectives: DataLoader[UUID, ObjectiveView | None] = DataLoader(load_fn=self._objectives)
         self.teams: DataLoader[UUID, TeamView | None] = DataLoader(load_fn=self._teams)
         self.cycles: DataLoader[UUID, CycleView | None] = DataLoader(load_fn=self._cycles)
+        self.comment_counts: DataLoader[str, int] = DataLoader(load_fn=self._comment_counts)
+        self.approvals: DataLoader[UUID, ApprovalView | None] = DataLoader(load_fn=self._approvals)
 
     async def _prepare(self) -> InstantReads | None:
         if self._done:
@@ -310,3 +314,27 @@ class Reader:
             lambda s: s.check_ins(key_result_id, first, after),
             lambda r, o: r.check_ins(o, key_result_id, first, after),
         )
+
+    # ------------------------------------------------------------------ discussion
+    async def _comment_counts(self, subject_ids: list[str]) -> list[int]:
+        keys = list(subject_ids)
+        return await self._call(lambda s: s.comment_counts(keys), lambda r, o: r.comment_counts(o, keys))
+
+    async def _approvals(self, ids: list[UUID]) -> list[ApprovalView | None]:
+        keys = list(ids)
+        return await self._call(lambda s: s.approvals(keys), lambda r, o: r.approvals(o, keys))
+
+    async def comments(self, subject_id: str, first: int, after: str | None) -> Page[CommentView]:
+        return await self._call(
+            lambda s: s.comments(subject_id, first, after),
+            lambda r, o: r.comments(o, subject_id, first, after),
+        )
+
+    async def replies(self, thread_id: UUID, first: int, after: str | None) -> Page[CommentView]:
+        return await self._call(
+            lambda s: s.replies(thread_id, first, after),
+            lambda r, o: r.replies(o, thread_id, first, after),
+        )
+
+    async def comment(self, comment_id: UUID) -> CommentView | None:
+        return await self._call(lambda s: s.comment(comment_id), lambda r, o: r.comment(o, comment_id))

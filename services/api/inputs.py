@@ -294,3 +294,50 @@ class ReviseTeamInput:
         default=False, description="Move the team to the top level (no parent); not with parentTeamId."
     )
     idempotency_key: str | None = _key()
+
+
+# ---------------------------------------------------------------------------------- discussion and approval
+@strawberry.input
+class ProposeObjectiveInput:
+    objective_id: strawberry.ID
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class ApproveObjectiveInput:
+    objective_id: strawberry.ID
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class ConfigureApprovalInput:
+    approval_required: bool = strawberry.field(
+        description="Objectives need a lead's approval before they activate (a new org: false)."
+    )
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class AddCommentInput:
+    subject_id: strawberry.ID = strawberry.field(
+        description="An objective's or key result's id, or a check-in's id (`checkin:<position>`)."
+    )
+    body: str = strawberry.field(description="1-5,000 characters; `@user-id` mentions are listed.")
+    reply_to_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Reply in this comment's thread (a reply to a reply joins the thread's root).",
+    )
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class EditCommentInput:
+    comment_id: strawberry.ID
+    body: str
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class DeleteCommentInput:
+    comment_id: strawberry.ID
+    idempotency_key: str | None = _key()

@@ -27,7 +27,7 @@ from strawberry.types.base import get_object_definition
 from api import _doc as doc
 from api import inputs as i
 from api.context import Context, Instant, parse_uuid
-from api.types import Cycle, KeyResult, Objective, Task, Team
+from api.types import Comment, Cycle, KeyResult, Objective, Task, Team
 from okr import commands as c
 from okr.application import CommandResult
 from okr.domain.errors import ConcurrencyConflictError, DomainError
@@ -125,6 +125,16 @@ class TaskResult(MutationPayload):
         return None if view is None else Task.from_view(view, when)
 
 
+@strawberry.type
+class CommentResult(MutationPayload):
+    @doc.field("The comment after this write (deleted: without its body).")
+    async def comment(self, info: Info) -> Comment | None:
+        if (when := _instant(self)) is None:
+            return None
+        view = await info.context.reader(when).comment(parse_uuid(str(self.id), "id"))
+        return None if view is None else Comment.from_view(view, when)
+
+
 # ---------------------------------------------------------------------------------- the table
 @dataclass(frozen=True)
 class Spec:
@@ -196,6 +206,37 @@ MUTATIONS: tuple[Spec, ...] = (
         ObjectiveResult,
         "Drafts a copy with the unfinished key results in another cycle.",
         "`objective` is the new draft in the target cycle.",
+    ),
+    Spec(
+        c.ProposeObjective,
+        i.ProposeObjectiveInput,
+        ObjectiveResult,
+        "Puts a DRAFT objective up for review (its owner, a lead of its team or an admin).",
+    ),
+    Spec(
+        c.ApproveObjective,
+        i.ApproveObjectiveInput,
+        ObjectiveResult,
+        "Approves a PROPOSED DRAFT objective (a lead of its team or an admin).",
+    ),
+    Spec(
+        c.ConfigureApproval,
+        i.ConfigureApprovalInput,
+        MutationPayload,
+        "Whether objectives need an approval before activation (APPROVAL_REQUIRED) (admin).",
+    ),
+    Spec(
+        c.AddComment,
+        i.AddCommentInput,
+        CommentResult,
+        "A comment on an objective, a key result or a check-in, or a reply in a thread.",
+    ),
+    Spec(c.EditComment, i.EditCommentInput, CommentResult, "A new body (the author or an admin)."),
+    Spec(
+        c.DeleteComment,
+        i.DeleteCommentInput,
+        CommentResult,
+        "Deletes a comment (the author or an admin): it stays in its thread as deleted, without its body.",
     ),
     Spec(c.AddKeyResult, i.AddKeyResultInput, KeyResultResult),
     Spec(c.ReviseKeyResult, i.ReviseKeyResultInput, KeyResultResult),

@@ -15,6 +15,8 @@ from api import _doc as doc
 from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError
 from okr.domain import formulas as f
+from okr.domain.comment import SubjectType as CommentSubjectType
+from okr.domain.comment import check_in_subject_id
 from okr.domain.cycle import CycleState as CycleState
 from okr.domain.formulas import Direction as Direction
 from okr.domain.formulas import Grade as Grade
@@ -22,6 +24,7 @@ from okr.domain.formulas import Impact as Impact
 from okr.domain.formulas import KeyResultKind as KeyResultKind
 from okr.domain.formulas import Status as Status
 from okr.domain.key_result import ProgressSource as ProgressSource
+from okr.domain.objective import ApprovalState as ApprovalState
 from okr.domain.objective import ObjectiveState as ObjectiveState
 from okr.domain.objective import ProgressDriver as ProgressDriver
 from okr.domain.task import TaskState as TaskState
@@ -313,6 +316,19 @@ class KeyResult:
         page = await reader(info, self.when).check_ins(kr_id, size, after)
         return connection_from_page(page, CheckIn.from_view)
 
+    @doc.field(
+        "Discussion threads on this key result (roots oldest first, each with its replies); a"
+        " deleted comment keeps its place without its body."
+    )
+    async def comments(
+        self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        return await comment_connection(info, self.id, first, after, self.when)
+
+    @doc.field("Comments on this key result that are not deleted (replies included).")
+    async def comment_count(self, info: strawberry.Info[Context, None]) -> int:
+        return await reader(info, self.when).comment_counts.load(str(self.id))
+
 
 @strawberry.type
 class Objective:
@@ -405,6 +421,24 @@ class Objective:
     async def parent_objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
         return await load_objective(info, self.parent_objective_id, self.when)
 
+    @doc.field(
+        "Discussion threads on this objective (roots oldest first, each with its replies); a"
+        " deleted comment keeps its place without its body."
+    )
+    async def comments(
+        self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        return await comment_connection(info, self.id, first, after, self.when)
+
+    @doc.field("Comments on this objective that are not deleted (replies included).")
+    async def comment_count(self, info: strawberry.Info[Context, None]) -> int:
+        return await reader(info, self.when).comment_counts.load(str(self.id))
+
+    @doc.field("Where this objective is in the draft -> discuss -> finalise flow.")
+    async def approval(self, info: strawberry.Info[Context, None]) -> ObjectiveApproval:
+        view = await reader(info, self.when).approvals.load(parse_uuid(self.id, "id"))
+        return ObjectiveApproval.from_view(view)
+
 
 @strawberry.type
 class Task:
@@ -491,4 +525,123 @@ class CheckIn:
             author=v.author,
             at=v.at,
             task_id=_id(v.task_id),
+        )
+
+    @doc.field("The check-in's id as a comment subject: `checkin:<position>`.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(check_in_subject_id(self.position))
+
+    @doc.field("Discussion threads on this check-in (read live, whatever the key result's instant).")
+    async def comments(
+        self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        return await comment_connection(info, check_in_subject_id(self.position), first, after, None)
+
+    @doc.field("Comments on this check-in that are not deleted (read live).")
+    async def comment_count(self, info: strawberry.Info[Context, None]) -> int:
+        return await reader(info, None).comment_counts.load(check_in_subject_id(self.position))
+
+
+# ---------------------------------------------------------------------------------- discussion
+strawberry.enum(CommentSubjectType, name="CommentSubjectType")
+strawberry.enum(ApprovalState, name="ApprovalState")
+
+
+async def comment_connection(
+    info: strawberry.Info[Context, None], subject_id: str, first: int, after: str | None, when: Instant | None
+) -> Connection[Comment]:
+    page = await reader(info, when).comments(str(subject_id), check_first(first), after)
+    return connection_from_page(page, lambda v: Comment.from_view(v, when))
+
+
+@strawberry.type(
+    description=(
+        "A comment on an objective, a key result or a check-in. Threads are one level deep: a"
+        " root's replies are listed under it, oldest first. A deleted comment keeps its place"
+        " (deleted: true) without body or mentions."
+    )
+)
+class Comment:
+    id: strawberry.ID
+    subject_type: CommentSubjectType
+    subject_id: strawberry.ID
+    objective_id: strawberry.ID
+    key_result_id: strawberry.ID | None
+    thread_id: strawberry.ID | None = strawberry.field(
+        description="The thread's root (null: this is a root)."
+    )
+    reply_to_id: strawberry.ID | None = strawberry.field(description="The comment this one answers.")
+    author: str
+    body: str | None = strawberry.field(description="Null once deleted.")
+    mentions: list[str] = strawberry.field(description="User ids mentioned as @user-id, in order.")
+    deleted: bool
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    deleted_by: str | None
+    version: int
+    when: strawberry.Private[Instant | None] = None
+
+    @classmethod
+    def from_view(cls, v: m.CommentView, when: Instant | None = None) -> Comment:
+        return cls(
+            id=strawberry.ID(str(v.id)),
+            subject_type=CommentSubjectType(v.subject_type),
+            subject_id=strawberry.ID(v.subject_id),
+            objective_id=strawberry.ID(str(v.objective_id)),
+            key_result_id=_id(v.key_result_id),
+            thread_id=_id(v.thread_id),
+            reply_to_id=_id(v.reply_to_id),
+            author=v.author,
+            body=v.body,
+            mentions=list(v.mentions),
+            deleted=v.deleted,
+            created_at=v.created_at,
+            edited_at=v.edited_at,
+            deleted_at=v.deleted_at,
+            deleted_by=v.deleted_by,
+            version=v.version,
+            when=when,
+        )
+
+    @doc.field("The replies in this thread, oldest first (empty for a reply).")
+    async def replies(
+        self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Connection[Comment]:
+        if self.thread_id is not None:
+            return connection_from_page(m.Page([], [], 0, False, after is not None), lambda v: v)
+        page = await reader(info, self.when).replies(parse_uuid(self.id, "id"), check_first(first), after)
+        return connection_from_page(page, lambda v: Comment.from_view(v, self.when))
+
+    @strawberry.field
+    async def objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
+        return await load_objective(info, self.objective_id, self.when)
+
+
+@strawberry.type(description="An objective's approval (draft -> discuss -> finalise).")
+class ObjectiveApproval:
+    state: ApprovalState
+    proposed_by: str | None
+    proposed_at: datetime | None
+    approved_by: str | None = strawberry.field(
+        description="Who approved it (kept when a revision sends it back)."
+    )
+    approved_at: datetime | None
+
+    @classmethod
+    def from_view(cls, v: m.ApprovalView | None) -> ObjectiveApproval:
+        if v is None:
+            return cls(
+                state=ApprovalState.NOT_PROPOSED,
+                proposed_by=None,
+                proposed_at=None,
+                approved_by=None,
+                approved_at=None,
+            )
+        return cls(
+            state=ApprovalState(v.state),
+            proposed_by=v.proposed_by,
+            proposed_at=v.proposed_at,
+            approved_by=v.approved_by,
+            approved_at=v.approved_at,
         )

@@ -202,6 +202,65 @@ class CarryOverObjective(Command):
     target_cycle_id: Id
 
 
+# ------------------------------------------------------------------ discussion and approval
+@dataclass(frozen=True)
+class ProposeObjective(Command):
+    """Puts a DRAFT objective up for review (the owner or a lead of its team)."""
+
+    command_name: ClassVar[str] = "propose_objective"
+    roles: ClassVar[tuple[str, ...]] = LEADS
+    objective_id: Id
+
+
+@dataclass(frozen=True)
+class ApproveObjective(Command):
+    """Approves a PROPOSED DRAFT objective (a lead of its team, or an admin)."""
+
+    command_name: ClassVar[str] = "approve_objective"
+    roles: ClassVar[tuple[str, ...]] = LEADS
+    objective_id: Id
+
+
+@dataclass(frozen=True)
+class ConfigureApproval(Command):
+    """Whether objectives need an approval before they activate (a new org: false)."""
+
+    command_name: ClassVar[str] = "configure_approval"
+    approval_required: bool
+
+
+@dataclass(frozen=True)
+class AddComment(Command):
+    """A comment on an objective, a key result or a check-in (`checkin:<position>`); with
+    `reply_to_id`, a reply in that comment's thread (threads are one level deep)."""
+
+    command_name: ClassVar[str] = "add_comment"
+    roles: ClassVar[tuple[str, ...]] = MEMBERS
+    subject_id: Id
+    body: str
+    reply_to_id: Id | None = None
+
+
+@dataclass(frozen=True)
+class EditComment(Command):
+    """A new body (its author or an admin)."""
+
+    command_name: ClassVar[str] = "edit_comment"
+    roles: ClassVar[tuple[str, ...]] = MEMBERS
+    comment_id: Id
+    body: str
+
+
+@dataclass(frozen=True)
+class DeleteComment(Command):
+    """Deletes a comment (its author or an admin): it stays in its thread as deleted, its body
+    leaves every read model."""
+
+    command_name: ClassVar[str] = "delete_comment"
+    roles: ClassVar[tuple[str, ...]] = MEMBERS
+    comment_id: Id
+
+
 # ------------------------------------------------------------------ key results
 @dataclass(frozen=True)
 class AddKeyResult(Command):
@@ -361,6 +420,12 @@ COMMANDS: tuple[type[Command], ...] = (
     ScoreObjective,
     AbandonObjective,
     CarryOverObjective,
+    ProposeObjective,
+    ApproveObjective,
+    ConfigureApproval,
+    AddComment,
+    EditComment,
+    DeleteComment,
     AddKeyResult,
     ReviseKeyResult,
     RemoveKeyResult,

@@ -232,7 +232,6 @@ class AuditFilter:
     until: datetime | None = None
 
 
-
 @dataclass(frozen=True)
 class KeyResultReview:
     """A key result at its cycle's close, with its check-in discipline and how far it moved."""
@@ -308,6 +307,45 @@ class CycleReview:
     team_id: UUID | None  # the team asked for (None: every team)
     summary: ReviewSummary
     teams: list[TeamReview]  # by name, objectives of no team last
+
+
+@dataclass(frozen=True)
+class CommentView:
+    """A comment; a deleted one keeps its place (its body None, its mentions empty)."""
+
+    id: UUID
+    position: int  # of its Added event: comments are listed in this order (oldest first)
+    subject_type: str  # OBJECTIVE | KEY_RESULT | CHECK_IN
+    subject_id: str  # an objective's or key result's id, or checkin:<position>
+    objective_id: UUID
+    key_result_id: UUID | None
+    thread_id: UUID | None  # the thread's root (None: a root)
+    reply_to_id: UUID | None
+    author: str
+    body: str | None
+    mentions: list[str]
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    deleted_by: str | None
+    version: int
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    """Where a proposed objective is in the draft -> discuss -> finalise flow."""
+
+    objective_id: UUID
+    state: str  # PROPOSED | APPROVED (objectives never proposed have no row: NOT_PROPOSED)
+    proposed_by: str
+    proposed_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+
 
 class ReadModel(Protocol):
     """What the API may ask. Every call is scoped to `org`; other orgs' ids answer None/empty.
@@ -400,6 +438,25 @@ class ReadModel(Protocol):
         """The review of a CLOSED cycle as of its close instant (time travel), for one team or all;
         raises CYCLE_NOT_FOUND, TEAM_NOT_FOUND (no such team at the close) or CYCLE_NOT_CLOSED."""
 
+    def comments(
+        self, org: str, subject_id: str, first: int = 20, after: str | None = None
+    ) -> Page[CommentView]:
+        """The threads' roots on a subject (an objective's or key result's id, or a check-in's
+        `checkin:<position>`), oldest first."""
+
+    def replies(
+        self, org: str, thread_id: UUID, first: int = 20, after: str | None = None
+    ) -> Page[CommentView]:
+        """A thread's replies, oldest first."""
+
+    def comment(self, org: str, comment_id: UUID) -> CommentView | None: ...
+
+    def comment_counts(self, org: str, subject_ids: list[str]) -> list[int]:
+        """Comments not deleted (replies included) per subject, in the order of `subject_ids`."""
+
+    def approvals(self, org: str, objective_ids: list[UUID]) -> list[ApprovalView | None]:
+        """Batch load (None: never proposed)."""
+
     def snapshot(
         self, org: str, *, as_of: datetime | None = None, position: int | None = None, timeout: float = 10.0
     ) -> InstantReads:
@@ -438,3 +495,13 @@ class InstantReads(Protocol):
 
     def cycle_review(self, cycle_id: UUID, team_id: UUID | None) -> CycleReview:
         """The review with this instant as the close."""
+
+    def comments(self, subject_id: str, first: int, after: str | None) -> Page[CommentView]: ...
+
+    def replies(self, thread_id: UUID, first: int, after: str | None) -> Page[CommentView]: ...
+
+    def comment(self, comment_id: UUID) -> CommentView | None: ...
+
+    def comment_counts(self, subject_ids: list[str]) -> list[int]: ...
+
+    def approvals(self, objective_ids: list[UUID]) -> list[ApprovalView | None]: ...

@@ -26,9 +26,11 @@ from okr.domain.context import utc_now
 from okr.settings import Settings
 from projections._db import Database
 from projections.model import (
+    ApprovalView,
     AuditEntry,
     AuditFilter,
     CheckInView,
+    CommentView,
     ConsistencyTimeoutError,
     CycleReview,
     CycleView,
@@ -166,6 +168,30 @@ class SqlReadModel:
         )
         with self.snapshot(org, as_of=close, timeout=timeout) as snap:
             return snap.cycle_review(cycle_id, team_id)
+
+    def comments(
+        self, org: str, subject_id: str, first: int = 20, after: str | None = None
+    ) -> Page[CommentView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self.now()).comments(subject_id, first, after)
+
+    def replies(
+        self, org: str, thread_id: UUID, first: int = 20, after: str | None = None
+    ) -> Page[CommentView]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self.now()).replies(thread_id, first, after)
+
+    def comment(self, org: str, comment_id: UUID) -> CommentView | None:
+        with self.db.read() as tx:
+            return Queries(tx, org, self.now()).comment(comment_id)
+
+    def comment_counts(self, org: str, subject_ids: list[str]) -> list[int]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self.now()).comment_counts(subject_ids)
+
+    def approvals(self, org: str, objective_ids: list[UUID]) -> list[ApprovalView | None]:
+        with self.db.read() as tx:
+            return Queries(tx, org, self.now()).approvals(objective_ids)
 
     def _audit_position(self) -> int:
         with self.db.read() as tx:

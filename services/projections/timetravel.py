@@ -25,7 +25,9 @@ from okr.application import OkrApplication
 from okr.domain.base import OkrAggregate
 from projections._db import Database
 from projections.model import (
+    ApprovalView,
     CheckInView,
+    CommentView,
     CycleReview,
     CycleView,
     Dashboard,
@@ -37,9 +39,18 @@ from projections.model import (
     TreeNode,
 )
 from projections.queries import Queries
+from projections.queries.comments import CommentQueries
 from projections.queries.review import cycle_review
 from projections.runner import ensure_schema
-from projections.views import Rows, alignment_view, check_ins_view, from_micros, progress_view, to_micros
+from projections.views import (
+    Rows,
+    alignment_view,
+    check_ins_view,
+    comments_view,
+    from_micros,
+    progress_view,
+    to_micros,
+)
 
 T = TypeVar("T")
 
@@ -88,6 +99,13 @@ def time_of_position(db: Database, org: str, position: int) -> datetime | None:
     return None if row is None else from_micros(int(row[0]))
 
 
+def _deleted_comments(db: Database, org: str) -> list[tuple[str, int, str | None]]:
+    """The org's comments deleted by now (the live comments view): time travel shows them
+    deleted whatever the instant, so a deleted body is gone from every read model."""
+    with db.read() as tx:
+        return CommentQueries(tx, org, from_micros(0)).deleted_comments()
+
+
 class Snapshot:
     """Every view of one org as it was at an instant, answering the read model's questions.
 
@@ -97,13 +115,19 @@ class Snapshot:
     Thread-safe (one in-memory database behind a lock); `close()` frees it.
     """
 
-    def __init__(self, org: str, at: datetime, events: list[tuple[int, OkrAggregate.Event]]) -> None:
+    def __init__(
+        self,
+        org: str,
+        at: datetime,
+        events: list[tuple[int, OkrAggregate.Event]],
+        deleted_comments: list[tuple[str, int, str | None]] | None = None,
+    ) -> None:
         self.org = org
         self.at = at
         self.events = len(events)
         self._lock = threading.Lock()
         self._memory: Database | None = Database(sqlite_path=":memory:")
-        views = [progress_view(), check_ins_view(), alignment_view()]
+        views = [progress_view(), check_ins_view(), alignment_view(), comments_view()]
         ensure_schema(self._memory, views)
         with self._memory.write() as tx:
             for view in views:
@@ -112,10 +136,12 @@ class Snapshot:
                     view.apply(event, position, rows)
                 for r in rows.values():
                     r.flush()
+            # comments deleted since T lose their body here too (`deleted_comments`: the live view's)
+            CommentQueries(tx, org, at).redact_deleted(deleted_comments or [])
 
     @classmethod
     def at_time(cls, app: OkrApplication, db: Database, org: str, as_of: datetime) -> Snapshot:
-        return cls(org, as_of, events_until(app, db, org, as_of))
+        return cls(org, as_of, events_until(app, db, org, as_of), _deleted_comments(db, org))
 
     @classmethod
     def at_position(
@@ -124,7 +150,7 @@ class Snapshot:
         """As of log `position`; "now" for its figures is the time of the org's last event up to
         there (or `now` when the org had none)."""
         at = time_of_position(db, org, position) or now
-        return cls(org, at, events_until(app, db, org, position=position))
+        return cls(org, at, events_until(app, db, org, position=position), _deleted_comments(db, org))
 
     def close(self) -> None:
         with self._lock:
@@ -182,6 +208,21 @@ class Snapshot:
     def cycle_review(self, cycle_id: UUID, team_id: UUID | None) -> CycleReview:
         """The end-of-cycle review with this snapshot's instant as the close."""
         return self._ask(lambda q: cycle_review(q, cycle_id, team_id, self.at))
+
+    def comments(self, subject_id: str, first: int, after: str | None) -> Page[CommentView]:
+        return self._ask(lambda q: q.comments(subject_id, first, after))
+
+    def replies(self, thread_id: UUID, first: int, after: str | None) -> Page[CommentView]:
+        return self._ask(lambda q: q.replies(thread_id, first, after))
+
+    def comment(self, comment_id: UUID) -> CommentView | None:
+        return self._ask(lambda q: q.comment(comment_id))
+
+    def comment_counts(self, subject_ids: list[str]) -> list[int]:
+        return self._ask(lambda q: q.comment_counts(subject_ids))
+
+    def approvals(self, objective_ids: list[UUID]) -> list[ApprovalView | None]:
+        return self._ask(lambda q: q.approvals(objective_ids))
 
 
 @contextmanager

@@ -1,6 +1,8 @@
 """The OKR domain: aggregates, events, rules and pure formulas (stdlib + eventsourcing only)."""
 
+from okr.domain.approval import ApprovalPolicy
 from okr.domain.base import OkrAggregate, event_classes
+from okr.domain.comment import Comment
 from okr.domain.context import (
     RequestContext,
     current_context,
@@ -22,7 +24,7 @@ from okr.domain.organization import Organization
 from okr.domain.task import Task, TaskState
 from okr.domain.team import Team, TeamRole
 
-AGGREGATE_TYPES = (Cycle, Team, Objective, Task, Organization)
+AGGREGATE_TYPES = (Cycle, Team, Objective, Task, Organization, Comment, ApprovalPolicy)
 #: Every event class of the public aggregates (what views and consumers may read).
 PUBLIC_EVENT_CLASSES: tuple[type[OkrAggregate.Event], ...] = tuple(
     cls for aggregate in AGGREGATE_TYPES for cls in event_classes(aggregate)
@@ -33,6 +35,8 @@ __all__ = [
     "INTERNAL_AGGREGATE_TYPES",
     "INTERNAL_TOPIC_PREFIX",
     "PUBLIC_EVENT_CLASSES",
+    "ApprovalPolicy",
+    "Comment",
     "Cycle",
     "CycleState",
     "DomainError",

@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 
 from okr.domain import formulas as f
 from okr.domain import policies
+from okr.domain.approval import ApprovalRequiredError
 from okr.domain.base import (
     MAX_TEXT,
     OkrAggregate,
@@ -57,6 +58,14 @@ class ProgressDriver(StrEnum):
     KEY_RESULTS = "KEY_RESULTS"
     ALIGNED_OBJECTIVES = "ALIGNED_OBJECTIVES"
     BOTH = "BOTH"
+
+
+class ApprovalState(StrEnum):
+    """Where a DRAFT objective is in the draft -> discuss -> finalise flow."""
+
+    NOT_PROPOSED = "NOT_PROPOSED"
+    PROPOSED = "PROPOSED"
+    APPROVED = "APPROVED"
 
 
 class Objective(OkrAggregate):
@@ -245,6 +254,7 @@ class Objective(OkrAggregate):
     def _revised(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
+        self._withdraw_approval()
 
     def align(self, parent_objective_id: UUID | None, parent_key_result_id: UUID | None) -> None:
         """Parents are checked by the application (same org, no cycle); this records it."""
@@ -274,12 +284,19 @@ class Objective(OkrAggregate):
         strict_policies: bool,
         team_warnings: list[str] | None = None,
         team_violations: list[str] | None = None,
+        approval_required: bool = False,
     ) -> list[str]:
         """DRAFT -> ACTIVE. Returns every policy warning (its key-result count and, from the
         application, its team's active-objective count), or raises the breaches when the org is
         strict (`team_violations`: what the team count breaks under strict policies)."""
         if self.state != ObjectiveState.DRAFT.value:
             raise ObjectiveNotDraftError(f"objective is {self.state}, only DRAFT activates")
+        if approval_required and self.approval_state != ApprovalState.APPROVED.value:
+            raise ApprovalRequiredError(
+                f"the org requires a lead's approval before activation; this objective is"
+                f" {self.approval_state} (proposeObjective, then approveObjective)",
+                field="objectiveId",
+            )
         kr_warnings = self.policy_warnings()
         warnings = [*kr_warnings, *(team_warnings or [])]
         violations = [*(kr_warnings if strict_policies else []), *(team_violations or [])]
@@ -486,6 +503,7 @@ class Objective(OkrAggregate):
             cadence_days=cadence_days,
             added_at=self.modified_on,
         )
+        self._withdraw_approval()
 
     def revise_key_result(self, key_result_id: UUID, **changes: Any) -> None:
         """Revises title, unit, start, target, weight, source, cadence (and kind/direction)."""
@@ -538,6 +556,7 @@ class Objective(OkrAggregate):
         kr = self.key_results[str(key_result_id)]
         for key, value in changes.items():
             setattr(kr, key, value)
+        self._withdraw_approval()
 
     def remove_key_result(self, key_result_id: UUID, *, strict_policies: bool = False) -> None:
         self.check_open()
@@ -556,6 +575,7 @@ class Objective(OkrAggregate):
     @event(KeyResultRemoved)
     def _key_result_removed(self, key_result_id: UUID) -> None:
         del self.key_results[str(key_result_id)]
+        self._withdraw_approval()
 
     def check_in(
         self,
@@ -678,3 +698,53 @@ class Objective(OkrAggregate):
             kr.tasks.pop(str(task_id), None)
         else:
             kr.tasks[str(task_id)] = [weight, done]
+
+    # ---------------------------------------------------------------- approval (draft -> discuss -> finalise)
+    @property
+    def approval_state(self) -> str:
+        """NOT_PROPOSED, PROPOSED or APPROVED (objectives and snapshots older than the approval
+        events have none recorded: NOT_PROPOSED)."""
+        return str(self.__dict__.get("_approval_state", ApprovalState.NOT_PROPOSED.value))
+
+    def _withdraw_approval(self) -> None:
+        """A revision of an approved DRAFT (its title, description, owner, team, driver, weight
+        or key results) sends it back to PROPOSED: what was approved is no longer what it says."""
+        if self.state == ObjectiveState.DRAFT.value and self.approval_state == ApprovalState.APPROVED.value:
+            self._approval_state = ApprovalState.PROPOSED.value
+
+    def propose(self) -> None:
+        """DRAFT, not proposed yet (or sent back by a revision) -> PROPOSED."""
+        if self.state != ObjectiveState.DRAFT.value:
+            raise ObjectiveNotDraftError(
+                f"objective is {self.state}; only DRAFT objectives are proposed", field="objectiveId"
+            )
+        if self.approval_state != ApprovalState.NOT_PROPOSED.value:
+            raise RuleViolation(f"objective is already {self.approval_state}", field="objectiveId")
+        self._proposed_for_review()
+
+    class ProposedForReview(OkrAggregate.Event):
+        """A DRAFT put up for discussion; a lead of its team approves it (Approved)."""
+
+    @event(ProposedForReview)
+    def _proposed_for_review(self) -> None:
+        self._approval_state = ApprovalState.PROPOSED.value
+
+    def approve(self) -> None:
+        """PROPOSED -> APPROVED (still DRAFT: activation is its own step)."""
+        if self.state != ObjectiveState.DRAFT.value:
+            raise ObjectiveNotDraftError(
+                f"objective is {self.state}; only DRAFT objectives are approved", field="objectiveId"
+            )
+        if self.approval_state != ApprovalState.PROPOSED.value:
+            raise RuleViolation(
+                f"objective is {self.approval_state}; only a PROPOSED objective is approved",
+                field="objectiveId",
+            )
+        self._approved()
+
+    class Approved(OkrAggregate.Event):
+        """A lead of the objective's team (or an admin) approved the proposed DRAFT."""
+
+    @event(Approved)
+    def _approved(self) -> None:
+        self._approval_state = ApprovalState.APPROVED.value

@@ -166,7 +166,9 @@ def _parent(app: OkrApplication, c: AlignObjective) -> tuple[Objective | None, U
 @handles(ActivateObjective)
 def activate_objective(app: OkrApplication, c: ActivateObjective) -> Outcome:
     """Warnings: the key-result count (2-4) and the team's active objectives in the cycle (3-5);
-    strict orgs refuse a key-result count out of range and a team's 6th (POLICY_VIOLATION)."""
+    strict orgs refuse a key-result count out of range and a team's 6th (POLICY_VIOLATION); an org
+    whose approval policy requires it refuses an unapproved objective (APPROVAL_REQUIRED)."""
+    from okr.handlers.approvals import approval_required  # approvals builds on this module
 
     def change(objective: Objective) -> list[str]:
         app.get_cycle(objective.cycle_id).check_open()
@@ -181,7 +183,10 @@ def activate_objective(app: OkrApplication, c: ActivateObjective) -> Outcome:
             )
             team_warnings, team_violations = team_policy(team, others + 1, strict)
         return objective.activate(
-            strict_policies=strict, team_warnings=team_warnings, team_violations=team_violations
+            strict_policies=strict,
+            team_warnings=team_warnings,
+            team_violations=team_violations,
+            approval_required=approval_required(app),
         )
 
     return on_objective(app, c.objective_id, change)

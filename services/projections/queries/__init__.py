@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from projections.queries.audit import AuditQueries
 from projections.queries.base import _as_dict, _cols, decode_cursor, encode_cursor, page_size
+from projections.queries.comments import CommentQueries
 from projections.queries.dashboard import DashboardQueries
 from projections.queries.objectives import ObjectiveQueries
 from projections.queries.tasks import TaskQueries
@@ -21,5 +22,5 @@ from projections.queries.tasks import TaskQueries
 __all__ = ["Queries", "_as_dict", "_cols", "decode_cursor", "encode_cursor", "page_size"]
 
 
-class Queries(ObjectiveQueries, DashboardQueries, TaskQueries, AuditQueries):
+class Queries(ObjectiveQueries, DashboardQueries, TaskQueries, AuditQueries, CommentQueries):
     """Every read query, over one transaction, evaluated at `at`."""

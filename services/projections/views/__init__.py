@@ -24,15 +24,18 @@ from projections.views.base import (
     to_micros,
 )
 from projections.views.checkins import CHECK_INS, check_ins_view
+from projections.views.comments import COMMENTS, OBJECTIVE_APPROVALS, comments_view
 from projections.views.progress import CYCLES, KEY_RESULTS, KR_TASKS, OBJECTIVES, TEAMS, progress_view
 
 __all__ = [
     "AUDIT",
     "CHECK_INS",
+    "COMMENTS",
     "CYCLES",
     "KEY_RESULTS",
     "KR_TASKS",
     "OBJECTIVES",
+    "OBJECTIVE_APPROVALS",
     "POSITIONS_SQL",
     "TASKS",
     "TEAMS",
@@ -48,6 +51,7 @@ __all__ = [
     "all_tables",
     "audit_view",
     "check_ins_view",
+    "comments_view",
     "from_micros",
     "make_views",
     "on",
@@ -55,7 +59,7 @@ __all__ = [
     "to_micros",
 ]
 
-VIEW_NAMES = ("progress", "checkins", "alignment", "audit")
+VIEW_NAMES = ("progress", "checkins", "alignment", "audit", "comments")
 
 
 def make_views(names: Iterable[str] | None = None) -> list[View]:
@@ -65,6 +69,7 @@ def make_views(names: Iterable[str] | None = None) -> list[View]:
         "checkins": check_ins_view,
         "alignment": alignment_view,
         "audit": audit_view,
+        "comments": comments_view,
     }
     wanted = list(VIEW_NAMES) if not names else list(dict.fromkeys(names))
     unknown = [n for n in wanted if n not in factories]

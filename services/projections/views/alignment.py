@@ -7,6 +7,8 @@ from collections.abc import Callable
 from okr.domain import Objective, Task
 from okr.domain.base import OkrAggregate
 from projections.views.base import (
+    APPROVAL_POLICY_EVENTS,
+    COMMENT_EVENTS,
     CYCLE_EVENTS,
     INT,
     OBJECTIVE_EVENTS,
@@ -122,7 +124,12 @@ def _task_kr_removed(e: Objective.KeyResultRemoved, pos: int, r: Batch) -> None:
 #: The alignment view holds tasks: of the other aggregates' events only a removed key result
 #: matters (its tasks become unaligned); a task's cycle and team come with its own events.
 ALIGNMENT_IGNORED: frozenset[type[OkrAggregate.Event]] = (
-    CYCLE_EVENTS | TEAM_EVENTS | (OBJECTIVE_EVENTS - {Objective.KeyResultRemoved}) | ORGANIZATION_EVENTS
+    CYCLE_EVENTS
+    | TEAM_EVENTS
+    | (OBJECTIVE_EVENTS - {Objective.KeyResultRemoved})
+    | ORGANIZATION_EVENTS
+    | COMMENT_EVENTS
+    | APPROVAL_POLICY_EVENTS
 )
 
 

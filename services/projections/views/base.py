@@ -20,7 +20,7 @@ from uuid import UUID
 
 import orjson
 
-from okr.domain import Cycle, Objective, Organization, Task, Team
+from okr.domain import ApprovalPolicy, Comment, Cycle, Objective, Organization, Task, Team
 from okr.domain.base import OkrAggregate
 from projections._db import Tx
 
@@ -245,6 +245,12 @@ class Rows:
         """A new row (append-only tables: check-ins, audit)."""
         self._appends.append(values)
 
+    def rewrite_appended(self, change: Callable[[tuple[SqlValue, ...]], tuple[SqlValue, ...]]) -> None:
+        """Replaces every row appended in this batch (not yet flushed) by `change(row)`: a later
+        event of the same batch may take back what an earlier one appended (a deleted comment's
+        body in the audit rows of its earlier events)."""
+        self._appends[:] = [change(values) for values in self._appends]
+
     def flush(self) -> None:
         t = self.table
         cols = t.column_names
@@ -360,6 +366,8 @@ OBJECTIVE_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
         Objective.KeyResultCheckedIn,
         Objective.KeyResultScored,
         Objective.KeyResultTaskRecorded,
+        Objective.ProposedForReview,
+        Objective.Approved,
     }
 )
 ORGANIZATION_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
@@ -378,3 +386,12 @@ TASK_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
         Task.Cancelled,
     }
 )
+#: Discussion (the comments view handles them; every other view ignores them).
+COMMENT_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
+    {Comment.Added, Comment.Edited, Comment.Deleted}
+)
+APPROVAL_POLICY_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
+    {ApprovalPolicy.Configured, ApprovalPolicy.Reconfigured}
+)
+#: The same group under the name it had first (views/reminders.py imports it).
+REVIEW_POLICY_EVENTS = APPROVAL_POLICY_EVENTS

@@ -5,6 +5,8 @@ from __future__ import annotations
 from okr.domain import Objective
 from okr.domain.base import OkrAggregate
 from projections.views.base import (
+    APPROVAL_POLICY_EVENTS,
+    COMMENT_EVENTS,
     CYCLE_EVENTS,
     INT,
     OBJECTIVE_EVENTS,
@@ -66,6 +68,8 @@ CHECK_INS_IGNORED: frozenset[type[OkrAggregate.Event]] = (
     | (OBJECTIVE_EVENTS - {Objective.KeyResultCheckedIn})
     | ORGANIZATION_EVENTS
     | TASK_EVENTS
+    | COMMENT_EVENTS
+    | APPROVAL_POLICY_EVENTS
 )
 
 

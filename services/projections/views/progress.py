@@ -12,6 +12,8 @@ import orjson
 from okr.domain import Cycle, Objective, Team
 from okr.domain.base import OkrAggregate
 from projections.views.base import (
+    APPROVAL_POLICY_EVENTS,
+    COMMENT_EVENTS,
     INT,
     ORGANIZATION_EVENTS,
     REAL,
@@ -341,7 +343,13 @@ def _kr_task_recorded(row: Row, e: Objective.KeyResultTaskRecorded, r: Batch, po
 
 #: What the progress view reads nothing from: org settings are read by the write side, and a
 #: task's effect on progress arrives as Objective.KeyResultTaskRecorded.
-PROGRESS_IGNORED: frozenset[type[OkrAggregate.Event]] = ORGANIZATION_EVENTS | TASK_EVENTS
+PROGRESS_IGNORED: frozenset[type[OkrAggregate.Event]] = (
+    ORGANIZATION_EVENTS | TASK_EVENTS | COMMENT_EVENTS | APPROVAL_POLICY_EVENTS
+)
+
+
+def _reviewed(row: Row, e: Objective.ProposedForReview | Objective.Approved, r: Batch, pos: int) -> None:
+    """The approval state lives in the comments view; here the event only touches the row."""
 
 
 def progress_view() -> View:
@@ -372,6 +380,8 @@ def progress_view() -> View:
             on(Objective.KeyResultCheckedIn, o(_kr_change(_kr_checked_in))),
             on(Objective.KeyResultScored, o(_kr_change(_kr_scored))),
             on(Objective.KeyResultTaskRecorded, o(_kr_task_recorded)),
+            on(Objective.ProposedForReview, o(_reviewed)),
+            on(Objective.Approved, o(_reviewed)),
         ],
         ignored=PROGRESS_IGNORED,
     )

@@ -24,6 +24,16 @@ pytestmark = pytest.mark.integration
 #: Contracts a v1 log cannot hold: Team.Renamed had no command when it was written, and the
 #: events below came later (issue 11). Add an event here when it is newer than the fixture.
 NOT_IN_V1 = frozenset({"team.renamed", "team.moved"})
+#: Discussion and approval (issue 11) came after the v1 log was written.
+NOT_IN_V1 |= {
+    "comment.added",
+    "comment.edited",
+    "comment.deleted",
+    "approvalpolicy.configured",
+    "approvalpolicy.reconfigured",
+    "objective.proposedforreview",
+    "objective.approved",
+}
 
 
 def test_the_v1_log_answers_as_it_did_when_it_was_written(tmp_path: Path) -> None:
