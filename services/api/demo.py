@@ -488,6 +488,7 @@ def run(args: argparse.Namespace) -> int:
             f" ({plural(app.max_position(), 'event')} in the log)"
         )
         print(f"  current cycle: {ids['cycle']}")
+        print(f"  closed cycle (its review: cycleReview, okr report --cycle ID): {ids['previousCycle']}")
         try:
             keys = resolve_keys(settings)
         except RuntimeError as exc:  # e.g. production without a configured key

@@ -14,6 +14,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import csv
+import io
+import json
 import os
 import re
 import shlex
@@ -26,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -580,6 +584,29 @@ def collects(command: str, ctx: Ctx) -> None:
     assert found and int(found.group(1)) > 0, result.stdout[-2000:]
 
 
+REPORT = "okr report --cycle NAME [--team NAME] --format markdown|csv|json"
+
+
+def report_on_demo(command: str, ctx: Ctx) -> None:
+    """`okr report` on a copy of the demo: last quarter (closed) in each format, for one team
+    too; the CSV parses back with csv.reader; an unknown team exits 2."""
+    from api.demo import add_months, quarter_name, quarter_start
+
+    assert command == REPORT
+    wd = ctx.demo_copy()
+    closed = quarter_name(add_months(quarter_start(datetime.now(tz=UTC).date()), -3))
+    outputs = {}
+    for form in ("markdown", "csv", "json"):
+        result = run(f"okr report --cycle {closed} --team Growth --format {form}", wd)
+        assert result.returncode == 0, result.stderr
+        outputs[form] = result.stdout
+    assert outputs["markdown"].startswith(f"# Review of {closed}") and "\n## Growth\n" in outputs["markdown"]
+    header, *rows = list(csv.reader(io.StringIO(outputs["csv"], newline="")))
+    assert header[:2] == ["team", "objective"] and len(rows) == 2
+    assert json.loads(outputs["json"])["cycleReview"]["cycle"]["name"] == closed
+    unknown = run(f"okr report --cycle {closed} --team Nobody", wd)
+    assert unknown.returncode == 2 and "no team named 'Nobody'" in unknown.stderr
+
 # --- the table: README command -> how it is exercised ---------------------------------------
 
 Runner = Callable[[str, Ctx], None]
@@ -623,6 +650,7 @@ RUNNERS: dict[str, Use] = {
     ".venv/bin/python -m pytest tests/unit": Use(collects),
     ".venv/bin/python -m pytest tests/unit tests/contract": Use(collects),
     "bash .ci/run": Use(ci_script),
+    REPORT: Use(report_on_demo),
 }
 
 
