@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from eventsourcing.application import AggregateNotFoundError
 
 from api.auth import mint, resolve_keys
+from api.demo_reminders import demo_reminders
 from okr import commands as c
 from okr.application import OkrApplication
 from okr.domain import RequestContext, request_context
@@ -433,6 +434,7 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
                         )
                 ids.setdefault("platformObjective", oid)
 
+    ids.update(demo_reminders(d, start))  # check-in reminders: due and overdue ones (api.demo_reminders)
     ids.update(
         org=org, cycle=current, previousCycle=last, company=company, support=csx, growth=engine,
         carriedOver=carried, dach=dach, supportTeam=support, growthTeam=growth, mqls=mqls,
@@ -488,6 +490,7 @@ def run(args: argparse.Namespace) -> int:
             f" ({plural(app.max_position(), 'event')} in the log)"
         )
         print(f"  current cycle: {ids['cycle']}")
+        print(f"  check-in reminders emitted: {ids['reminders']} (okr.<org>.reminder.> on NATS)")
         print(f"  closed cycle (its review: cycleReview, okr report --cycle ID): {ids['previousCycle']}")
         try:
             keys = resolve_keys(settings)

@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 
+from api.reminders import ReminderFrequency, Weekday
 from api.types import Direction, Impact, KeyResultKind, ProgressDriver, ProgressSource, TeamRole
 
 IDEMPOTENCY_DOC = "Repeat a request safely: the same key returns the first result and writes nothing."
@@ -340,4 +341,17 @@ class EditCommentInput:
 @strawberry.input
 class DeleteCommentInput:
     comment_id: strawberry.ID
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="The org's check-in reminder schedule (every field is set; see the README).")
+class ConfigureRemindersInput:
+    weekday: Weekday = strawberry.field(default=Weekday.MONDAY, description="The day reminders go out.")
+    hour: int = strawberry.field(default=9, description="0-23, in `timezone`.")
+    timezone: str = strawberry.field(default="UTC", description="An IANA time zone, e.g. Europe/Berlin.")
+    frequency: ReminderFrequency = strawberry.field(default=ReminderFrequency.WEEKLY)
+    grace_days: int = strawberry.field(
+        default=2,
+        description="Days after a reminder until overdue (WEEKLY 1-6, TWICE_MONTHLY 1-13, MONTHLY 1-27).",
+    )
     idempotency_key: str | None = _key()

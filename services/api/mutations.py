@@ -160,6 +160,12 @@ MUTATIONS: tuple[Spec, ...] = (
         MutationPayload,
         "Org settings: strict policies, check-in cadence (admin).",
     ),
+    Spec(
+        c.ConfigureReminders,
+        i.ConfigureRemindersInput,
+        MutationPayload,
+        "The org's check-in reminder schedule: weekday, hour and time zone, frequency, grace days (admin).",
+    ),
     Spec(c.ScheduleCycle, i.ScheduleCycleInput, CycleResult),
     Spec(c.StartCycle, i.StartCycleInput, CycleResult),
     Spec(

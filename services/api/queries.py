@@ -15,6 +15,7 @@ import strawberry
 from api import _doc as doc
 from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError, NotFoundApiError
+from api.reminders import DueCheckIn
 from api.reports import AuditEntry, Dashboard, Me, PrioritizedTask, TreeNode
 from api.review import REVIEW_DOC, CycleReview
 from api.types import (
@@ -377,6 +378,22 @@ class Query:
         org, kr_id, size = ctx.org, parse_uuid(key_result_id, "keyResultId"), check_first(first)
         page = await ctx.read(lambda: ctx.read_model.check_ins(org, kr_id, size, after))
         return connection_from_page(page, CheckIn.from_view)
+
+    @doc.field(
+        "Your check-in to-do list: key results of objectives you own or your teams hold, due or"
+        " overdue now (the org's reminder schedule), in the order they were added."
+    )
+    async def due_check_ins(
+        self,
+        info: Info,
+        first: int = 20,
+        after: str | None = None,
+        consistent_with: ConsistentWith = None,
+    ) -> Connection[DueCheckIn]:
+        ctx = await _live(info, consistent_with)
+        org, user, size = ctx.org, ctx.principal.user, check_first(first)
+        page = await ctx.read(lambda: ctx.read_model.due_check_ins(org, user, size, after))
+        return connection_from_page(page, DueCheckIn.from_view)
 
     @doc.field("Who changed what and when, by log position.")
     async def audit_log(

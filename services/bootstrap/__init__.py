@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from okr.application import OkrApplication
+from okr.reminders import ReminderScheduler
 from okr.settings import Settings
 from okr.wiring import build_application
 from projections.runtime import RunnerHandle, SqlReadModel, build_read_model, start_runners
@@ -37,13 +38,19 @@ class Runtime:
     runners: RunnerHandle | None = None
     relay: RelayService | None = None
     relay_positions: PositionStore | None = None
+    reminders: ReminderScheduler | None = None
 
 
 @contextlib.contextmanager
 def runtime(
-    settings: Settings, *, run_projections: bool = True, run_relay: bool | None = None
+    settings: Settings,
+    *,
+    run_projections: bool = True,
+    run_relay: bool | None = None,
+    run_reminders: bool | None = None,
 ) -> Iterator[Runtime]:
-    """Builds and starts the parts; `run_relay` defaults to "when OKR_NATS_URL is set"."""
+    """Builds and starts the parts; `run_relay` defaults to "when OKR_NATS_URL is set",
+    `run_reminders` (the check-in reminder scheduler) to OKR_REMINDERS (on in development)."""
     with contextlib.ExitStack() as stack:
         app = build_application(settings)
         stack.callback(_quietly, app.close)
@@ -62,7 +69,12 @@ def runtime(
                 stack.callback(_quietly, relay.stop)
             relay_positions = open_position_store(settings)
             stack.callback(_quietly, relay_positions.close)
-        yield Runtime(settings, app, read_model, runners, relay, relay_positions)
+        reminders = None
+        if run_reminders if run_reminders is not None else settings.reminders_enabled:
+            reminders = ReminderScheduler(app, read_model, interval=settings.reminder_interval_s)
+            reminders.start()
+            stack.callback(_quietly, reminders.stop)
+        yield Runtime(settings, app, read_model, runners, relay, relay_positions, reminders=reminders)
 
 
 def _quietly(stop: object) -> None:

@@ -49,6 +49,12 @@ def _relay_run() -> Handler:
     return run
 
 
+def _remind_run() -> Handler:
+    from bootstrap.reminders import run
+
+    return run
+
+
 def _export_run() -> Handler:
     from api.export import run
 
@@ -123,6 +129,11 @@ def _replay(p: argparse.ArgumentParser) -> None:
 def _relay(p: argparse.ArgumentParser) -> None:
     p.add_argument("--once", action="store_true", help="publish what is there, then exit")
     p.add_argument("--batch-size", type=int, default=None, help="events per acknowledged batch (1-4000)")
+
+
+@command("remind", "emit check-in reminders (CheckInDue / CheckInOverdue) as a worker process", _remind_run)
+def _remind(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--once", action="store_true", help="run one pass at the current time, then exit")
 
 
 @command("export-schema", "write the GraphQL SDL, event JSON Schemas and AsyncAPI under schema/", _export_run)

@@ -50,6 +50,21 @@ class ConfigureOrg(Command):
     check_ins_open_to_all: bool | None = None
 
 
+@dataclass(frozen=True)
+class ConfigureReminders(Command):
+    """The org's check-in reminder schedule (okr.domain.reminder): the weekday and hour in its
+    time zone, how often (WEEKLY, TWICE_MONTHLY: first and third weekday of the month, MONTHLY:
+    the first) and the grace days until a due check-in is overdue. Every field is set; an org that
+    never sent it has MONDAY 9:00 UTC, WEEKLY, 2 grace days."""
+
+    command_name: ClassVar[str] = "configure_reminders"
+    weekday: str = "MONDAY"
+    hour: int = 9
+    timezone: str = "UTC"
+    frequency: str = "WEEKLY"
+    grace_days: int = 2
+
+
 # ------------------------------------------------------------------ cycles
 @dataclass(frozen=True)
 class ScheduleCycle(Command):
@@ -405,6 +420,7 @@ class CancelTask(Command):
 #: Every command, in the order the API lists its mutations.
 COMMANDS: tuple[type[Command], ...] = (
     ConfigureOrg,
+    ConfigureReminders,
     ScheduleCycle,
     StartCycle,
     CloseCycle,

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(default=100, ge=2, le=100_000)
     aggregate_cache_size: int = Field(default=10_000, ge=0)
     command_retries: int = Field(default=20, ge=1, le=100)
+    reminders: bool | None = Field(
+        default=None, description="run the check-in reminder scheduler in okr serve; unset = development only"
+    )
+    reminder_interval_s: float = Field(default=60.0, ge=1, le=3600)
 
     nats_url: str | None = None
     nats_stream: str = "OKR_EVENTS"
@@ -64,6 +68,12 @@ class Settings(BaseSettings):
     def introspection_enabled(self) -> bool:
         """Introspection and suggestions: OKR_INTROSPECTION if set, else off in production only."""
         return self.introspection if self.introspection is not None else self.environment != "production"
+
+    @property
+    def reminders_enabled(self) -> bool:
+        """The reminder scheduler in `okr serve`: OKR_REMINDERS if set, else in development only
+        (in production run `okr remind`, or set OKR_REMINDERS=true on the API replicas)."""
+        return self.reminders if self.reminders is not None else self.environment == "development"
 
     @field_validator("database_url")
     @classmethod

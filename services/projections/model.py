@@ -347,6 +347,24 @@ class ApprovalView:
     approved_at: datetime | None
 
 
+@dataclass(frozen=True)
+class DueCheckInView:
+    """A key result due for a check-in at an instant (`okr.domain.reminder.reminder_state`)."""
+
+    key_result_id: UUID
+    objective_id: UUID
+    key_result_title: str
+    objective_title: str
+    owner: str
+    team_id: UUID | None
+    cadence_days: int
+    last_check_in_at: datetime | None
+    due_since: datetime  # last check-in (or activation) + cadence
+    period: datetime  # the reminder slot it is due in
+    overdue_at: datetime  # period + the org's grace days
+    overdue: bool
+
+
 class ReadModel(Protocol):
     """What the API may ask. Every call is scoped to `org`; other orgs' ids answer None/empty.
 
@@ -456,6 +474,11 @@ class ReadModel(Protocol):
 
     def approvals(self, org: str, objective_ids: list[UUID]) -> list[ApprovalView | None]:
         """Batch load (None: never proposed)."""
+
+    def due_check_ins(
+        self, org: str, user: str, first: int = 20, after: str | None = None
+    ) -> Page[DueCheckInView]:
+        """Key results `user` owns or their teams' objectives hold, due or overdue now."""
 
     def snapshot(
         self, org: str, *, as_of: datetime | None = None, position: int | None = None, timeout: float = 10.0

@@ -23,6 +23,8 @@ from uuid import UUID
 
 from okr.application import OkrApplication
 from okr.domain.context import utc_now
+from okr.domain.reminder import ReminderSchedule
+from okr.reminders import Candidate
 from okr.settings import Settings
 from projections._db import Database
 from projections.model import (
@@ -35,6 +37,7 @@ from projections.model import (
     CycleReview,
     CycleView,
     Dashboard,
+    DueCheckInView,
     KeyResultView,
     ObjectiveFilter,
     ObjectiveView,
@@ -46,6 +49,7 @@ from projections.model import (
     TreeNode,
 )
 from projections.queries import Queries, _as_dict, _cols
+from projections.queries.reminders import ReminderQueries, ReminderReads
 from projections.queries.review import check_reviewable, cycle_closed_at
 from projections.runner import (
     COALESCE,
@@ -316,6 +320,23 @@ class SqlReadModel:
         entries = [Queries._audit_entry(_as_dict(AUDIT, r)) for r in rows]
         covered = entries[-1].position if len(entries) >= max(1, int(limit)) else reached
         return entries, covered
+
+    # ------------------------------------------------------------------ check-in reminders
+    def due_check_ins(
+        self, org: str, user: str, first: int = 20, after: str | None = None
+    ) -> Page[DueCheckInView]:
+        with self.db.read() as tx:
+            return ReminderQueries(tx, org, self.now()).due_check_ins(user, first, after)
+
+    def reminder_orgs(self) -> list[str]:
+        """The scheduler's reads (okr.reminders.ReminderSource)."""
+        return ReminderReads(self.db).reminder_orgs()
+
+    def reminder_schedule(self, org: str) -> ReminderSchedule:
+        return ReminderReads(self.db).reminder_schedule(org)
+
+    def reminder_candidates(self, org: str) -> list[Candidate]:
+        return ReminderReads(self.db).reminder_candidates(org)
 
 
 def build_read_model(settings: Settings, app: OkrApplication) -> SqlReadModel:

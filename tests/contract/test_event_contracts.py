@@ -47,6 +47,9 @@ EXPECTED_TYPES = {
     "okr.approvalpolicy.Reconfigured.v1",
     "okr.objective.ProposedForReview.v1",
     "okr.objective.Approved.v1",
+    "okr.organization.RemindersConfigured.v1",
+    "okr.reminder.CheckInDue.v1",
+    "okr.reminder.CheckInOverdue.v1",
     *(
         f"okr.objective.{name}.v1"
         for name in (

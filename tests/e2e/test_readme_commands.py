@@ -607,6 +607,25 @@ def report_on_demo(command: str, ctx: Ctx) -> None:
     unknown = run(f"okr report --cycle {closed} --team Nobody", wd)
     assert unknown.returncode == 2 and "no team named 'Nobody'" in unknown.stderr
 
+def remind_on_demo(command: str, ctx: Ctx) -> None:
+    """`okr remind --once` after `okr replay` (it reads the views): one pass at the current time,
+    exit 0, and a second process's pass emits nothing again; `okr remind` runs passes until
+    SIGTERM, then exits 0."""
+    wd = ctx.demo_copy()
+    assert run("okr replay", wd).returncode == 0
+    if command == "okr remind --once":
+        first = run(command, wd)
+        assert first.returncode == 0, first.stderr
+        assert re.search(r"reminders at \S+: 1 org\(s\)", first.stdout), first.stdout
+        second = run(command, wd)
+        assert second.returncode == 0, second.stderr
+        assert "emitted 0 CheckInDue and 0 CheckInOverdue" in second.stdout, second.stdout
+        return
+    with started(command, wd, base_env()) as worker:
+        worker.wait_for(lambda: "reminding every 60 s" in worker.out(), "the worker's start line")
+        assert worker.terminate() == 0, worker.err()
+
+
 # --- the table: README command -> how it is exercised ---------------------------------------
 
 Runner = Callable[[str, Ctx], None]
@@ -651,6 +670,8 @@ RUNNERS: dict[str, Use] = {
     ".venv/bin/python -m pytest tests/unit tests/contract": Use(collects),
     "bash .ci/run": Use(ci_script),
     REPORT: Use(report_on_demo),
+    "okr remind": Use(remind_on_demo),
+    "okr remind --once": Use(remind_on_demo),
 }
 
 

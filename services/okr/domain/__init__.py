@@ -21,10 +21,11 @@ from okr.domain.internal import (
 from okr.domain.key_result import KeyResult, KeyResultSpec, ProgressSource
 from okr.domain.objective import Objective, ObjectiveState, ProgressDriver
 from okr.domain.organization import Organization
+from okr.domain.reminder import Reminder
 from okr.domain.task import Task, TaskState
 from okr.domain.team import Team, TeamRole
 
-AGGREGATE_TYPES = (Cycle, Team, Objective, Task, Organization, Comment, ApprovalPolicy)
+AGGREGATE_TYPES = (Cycle, Team, Objective, Task, Organization, Comment, ApprovalPolicy, Reminder)
 #: Every event class of the public aggregates (what views and consumers may read).
 PUBLIC_EVENT_CLASSES: tuple[type[OkrAggregate.Event], ...] = tuple(
     cls for aggregate in AGGREGATE_TYPES for cls in event_classes(aggregate)
@@ -49,6 +50,7 @@ __all__ = [
     "Organization",
     "ProgressDriver",
     "ProgressSource",
+    "Reminder",
     "RequestContext",
     "Task",
     "TaskState",

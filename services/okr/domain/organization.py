@@ -9,6 +9,7 @@ from eventsourcing.domain import event
 from okr.domain.base import OkrAggregate
 from okr.domain.context import current_context
 from okr.domain.errors import ValidationError
+from okr.domain.reminder import ReminderSchedule
 
 MIN_KEY_RESULTS = 2
 MAX_KEY_RESULTS = 4
@@ -37,6 +38,7 @@ class Organization(OkrAggregate):
         self.strict_policies = strict_policies
         self.cadence_days = cadence_days
         self.check_ins_open_to_all = check_ins_open_to_all
+        self.reminder_schedule: ReminderSchedule | None = None  # None: DEFAULT_SCHEDULE
 
     @staticmethod
     def check(
@@ -84,3 +86,28 @@ class Organization(OkrAggregate):
         self.strict_policies = strict_policies
         self.cadence_days = cadence_days
         self.check_ins_open_to_all = check_ins_open_to_all
+
+    def configure_reminders(self, schedule: ReminderSchedule) -> None:
+        """The org's check-in reminder schedule (okr.domain.reminder); the same one again is refused."""
+        if schedule == self.reminder_schedule:
+            raise ValidationError("nothing to change")
+        self._reminders_configured(
+            weekday=schedule.weekday,
+            hour=schedule.hour,
+            timezone=schedule.timezone,
+            frequency=schedule.frequency,
+            grace_days=schedule.grace_days,
+        )
+
+    class RemindersConfigured(OkrAggregate.Event):
+        weekday: str
+        hour: int
+        timezone: str
+        frequency: str
+        grace_days: int
+
+    @event(RemindersConfigured)
+    def _reminders_configured(
+        self, weekday: str, hour: int, timezone: str, frequency: str, grace_days: int
+    ) -> None:
+        self.reminder_schedule = ReminderSchedule(weekday, hour, timezone, frequency, grace_days)

@@ -55,6 +55,9 @@ def _register_all() -> None:
     from okr.handlers import cycles, key_results, objectives, organization, tasks, teams
 
     _ = (cycles, key_results, objectives, organization, tasks, teams)
+    from okr.handlers import reminders
+
+    _ = (reminders,)
     from okr.handlers import approvals, comments
 
     _ = (approvals, comments)

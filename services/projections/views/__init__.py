@@ -26,6 +26,7 @@ from projections.views.base import (
 from projections.views.checkins import CHECK_INS, check_ins_view
 from projections.views.comments import COMMENTS, OBJECTIVE_APPROVALS, comments_view
 from projections.views.progress import CYCLES, KEY_RESULTS, KR_TASKS, OBJECTIVES, TEAMS, progress_view
+from projections.views.reminders import REMINDER_SCHEDULES, reminders_view
 
 __all__ = [
     "AUDIT",
@@ -37,6 +38,7 @@ __all__ = [
     "OBJECTIVES",
     "OBJECTIVE_APPROVALS",
     "POSITIONS_SQL",
+    "REMINDER_SCHEDULES",
     "TASKS",
     "TEAMS",
     "VIEW_NAMES",
@@ -56,10 +58,11 @@ __all__ = [
     "make_views",
     "on",
     "progress_view",
+    "reminders_view",
     "to_micros",
 ]
 
-VIEW_NAMES = ("progress", "checkins", "alignment", "audit", "comments")
+VIEW_NAMES = ("progress", "checkins", "alignment", "audit", "comments", "reminders")
 
 
 def make_views(names: Iterable[str] | None = None) -> list[View]:
@@ -69,6 +72,7 @@ def make_views(names: Iterable[str] | None = None) -> list[View]:
         "checkins": check_ins_view,
         "alignment": alignment_view,
         "audit": audit_view,
+        "reminders": reminders_view,
         "comments": comments_view,
     }
     wanted = list(VIEW_NAMES) if not names else list(dict.fromkeys(names))

@@ -13,6 +13,7 @@ from projections.views.base import (
     INT,
     OBJECTIVE_EVENTS,
     ORGANIZATION_EVENTS,
+    REMINDER_EVENTS,
     TEAM_EVENTS,
     TEXT,
     Batch,
@@ -130,6 +131,7 @@ ALIGNMENT_IGNORED: frozenset[type[OkrAggregate.Event]] = (
     | ORGANIZATION_EVENTS
     | COMMENT_EVENTS
     | APPROVAL_POLICY_EVENTS
+    | REMINDER_EVENTS
 )
 
 

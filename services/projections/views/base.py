@@ -20,7 +20,7 @@ from uuid import UUID
 
 import orjson
 
-from okr.domain import ApprovalPolicy, Comment, Cycle, Objective, Organization, Task, Team
+from okr.domain import ApprovalPolicy, Comment, Cycle, Objective, Organization, Reminder, Task, Team
 from okr.domain.base import OkrAggregate
 from projections._db import Tx
 
@@ -371,7 +371,7 @@ OBJECTIVE_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
     }
 )
 ORGANIZATION_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
-    {Organization.Configured, Organization.Reconfigured}
+    {Organization.Configured, Organization.Reconfigured, Organization.RemindersConfigured}
 )
 TASK_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
     {
@@ -395,3 +395,7 @@ APPROVAL_POLICY_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
 )
 #: The same group under the name it had first (views/reminders.py imports it).
 REVIEW_POLICY_EVENTS = APPROVAL_POLICY_EVENTS
+#: Check-in reminders (for other services, on NATS; the views ignore them).
+REMINDER_EVENTS: frozenset[type[OkrAggregate.Event]] = frozenset(
+    {Reminder.CheckInDue, Reminder.CheckInOverdue}
+)

@@ -12,6 +12,7 @@ from projections.views.base import (
     OBJECTIVE_EVENTS,
     ORGANIZATION_EVENTS,
     REAL,
+    REMINDER_EVENTS,
     TASK_EVENTS,
     TEAM_EVENTS,
     TEXT,
@@ -70,6 +71,7 @@ CHECK_INS_IGNORED: frozenset[type[OkrAggregate.Event]] = (
     | TASK_EVENTS
     | COMMENT_EVENTS
     | APPROVAL_POLICY_EVENTS
+    | REMINDER_EVENTS
 )
 
 

@@ -17,6 +17,7 @@ from projections.views.base import (
     INT,
     ORGANIZATION_EVENTS,
     REAL,
+    REMINDER_EVENTS,
     TASK_EVENTS,
     TEXT,
     Batch,
@@ -344,7 +345,7 @@ def _kr_task_recorded(row: Row, e: Objective.KeyResultTaskRecorded, r: Batch, po
 #: What the progress view reads nothing from: org settings are read by the write side, and a
 #: task's effect on progress arrives as Objective.KeyResultTaskRecorded.
 PROGRESS_IGNORED: frozenset[type[OkrAggregate.Event]] = (
-    ORGANIZATION_EVENTS | TASK_EVENTS | COMMENT_EVENTS | APPROVAL_POLICY_EVENTS
+    ORGANIZATION_EVENTS | TASK_EVENTS | COMMENT_EVENTS | APPROVAL_POLICY_EVENTS | REMINDER_EVENTS
 )
 
 

@@ -19,6 +19,8 @@ from harness.streams import delete_stream, public_events, read_subject, relay_se
 from okr import commands as cmd
 from okr.application import OkrApplication, system_context
 from okr.domain import request_context
+from okr.domain.reminder import ReminderSchedule
+from okr.handlers.reminders import emit_reminder
 from okr.settings import Settings
 from okr.wiring import build_application
 from relay.contracts import contracts
@@ -66,6 +68,9 @@ def every_event_type(app: OkrApplication, org: str) -> None:
         app.execute(cmd.AlignObjective(objective_id=objective, parent_objective_id=parent))
         app.execute(cmd.ActivateObjective(objective_id=objective))
         app.execute(cmd.CheckInKeyResult(key_result_id=mqls, value=370, confidence=0.8, note="good week"))
+        app.execute(cmd.ConfigureReminders(timezone="Europe/Berlin"))  # + CheckInDue and CheckInOverdue:
+        later = dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=30)
+        emit_reminder(app, ReminderSchedule(timezone="Europe/Berlin"), objective, trials, later)
         task = app.execute(cmd.CreateTask(title="Run webinar", key_result_id=mqls, impact="HIGH")).id
         app.execute(cmd.LinkTask(task_id=task, key_result_id=trials))
         app.execute(cmd.LinkTask(task_id=task, key_result_id=None))
@@ -90,7 +95,9 @@ def date_time_checker() -> FormatChecker:
 
     @checker.checks("date-time", raises=ValueError)
     def _date_time(value: object) -> bool:
-        if not isinstance(value, str) or "T" not in value:
+        if not isinstance(value, str):
+            return True  # formats apply to strings only (a nullable date-time may be null)
+        if "T" not in value:
             return False
         return dt.datetime.fromisoformat(value).tzinfo is not None
 
