@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from eventsourcing.application import AggregateNotFoundError
 
 from api.auth import mint, resolve_keys
+from api.demo_discussion import demo_discussion
 from api.demo_reminders import demo_reminders
 from okr import commands as c
 from okr.application import OkrApplication
@@ -435,6 +436,7 @@ def load_demo(app: OkrApplication, org: str, scale: Scale = Scale()) -> dict[str
                 ids.setdefault("platformObjective", oid)
 
     ids.update(demo_reminders(d, start))  # check-in reminders: due and overdue ones (api.demo_reminders)
+    ids.update(demo_discussion(d, mqls=mqls, support_team=support, cycle=current))  # api.demo_discussion
     ids.update(
         org=org, cycle=current, previousCycle=last, company=company, support=csx, growth=engine,
         carriedOver=carried, dach=dach, supportTeam=support, growthTeam=growth, mqls=mqls,

@@ -43,6 +43,7 @@ from harness.servers import free_port
 from harness.streams import delete_stream
 from okr.settings import Settings
 from okr.wiring import build_application
+from projections.views import VIEW_NAMES
 from relay.contracts import is_public_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -51,7 +52,7 @@ REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 CI_SCRIPT = REPO / ".ci" / "run"
 VENV = Path(sys.prefix)  # the virtualenv running these tests: what `.venv` means in the README
-ALL_VIEWS = ("progress", "checkins", "alignment", "audit")
+ALL_VIEWS = VIEW_NAMES  # every view of the registry (`okr replay` without --name)
 DEMO = ".venv/bin/okr demo"
 SHELL_FENCES = ("sh", "bash", "shell")
 TIMEOUT = 60.0
