@@ -48,9 +48,9 @@ def every_event_type(app: OkrApplication, org: str) -> None:
         app.execute(cmd.AddTeamMember(team_id=team, user_id="bob", role="LEAD"))
         app.execute(cmd.AddTeamMember(team_id=team, user_id="carol"))
         app.execute(cmd.RemoveTeamMember(team_id=team, user_id="carol"))
-        renamed = app.get_team(team)
-        renamed.rename("Growth & Marketing")
-        app.save(renamed)
+        app.execute(cmd.ReviseTeam(team_id=team, name="Growth & Marketing"))
+        umbrella = app.execute(cmd.CreateTeam(name="Go to market")).id
+        app.execute(cmd.ReviseTeam(team_id=team, parent_team_id=umbrella))  # Team.Moved
         parent = app.execute(cmd.DraftObjective(cycle_id=q1, title="Grow revenue", team_id=team)).id
         objective = app.execute(cmd.DraftObjective(cycle_id=q1, title="More leads", team_id=team)).id
         app.execute(cmd.ReviseObjective(objective_id=objective, description="Marketing-qualified leads"))
