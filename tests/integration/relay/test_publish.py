@@ -54,6 +54,13 @@ def every_event_type(app: OkrApplication, org: str) -> None:
         parent = app.execute(cmd.DraftObjective(cycle_id=q1, title="Grow revenue", team_id=team)).id
         objective = app.execute(cmd.DraftObjective(cycle_id=q1, title="More leads", team_id=team)).id
         app.execute(cmd.ReviseObjective(objective_id=objective, description="Marketing-qualified leads"))
+        app.execute(cmd.ConfigureApproval(approval_required=True))  # ApprovalPolicy.Configured
+        app.execute(cmd.ConfigureApproval(approval_required=False))  # .Reconfigured
+        app.execute(cmd.ProposeObjective(objective_id=parent))
+        app.execute(cmd.ApproveObjective(objective_id=parent))
+        note = app.execute(cmd.AddComment(subject_id=parent, body="Which segment first, @bob?")).id
+        app.execute(cmd.EditComment(comment_id=note, body="Which segment first?"))
+        app.execute(cmd.DeleteComment(comment_id=note))
         mqls = app.execute(
             cmd.AddKeyResult(objective_id=objective, title="MQLs", kind="NUMERIC", start=0, target=400)
         ).id
