@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from strawberry.dataloader import DataLoader
@@ -26,11 +26,13 @@ from projections.model import (
     CommentView,
     CycleView,
     Dashboard,
+    ForecastSeries,
     InstantReads,
     KeyResultView,
     ObjectiveView,
     Page,
     ReadModel,
+    SeriesRequest,
     TaskView,
     TeamView,
     TreeNode,
@@ -270,6 +272,40 @@ class Reader:
     def at(self) -> datetime | None:
         """The instant the figures are evaluated at (None: now)."""
         return None if self.when is None else self.when.time
+
+    # ------------------------------------------------------------------ forecasts
+    async def instant(self) -> datetime:
+        """The instant the figures are evaluated at: the snapshot's (as of), else now."""
+        snapshot = await self._prepare()
+        return snapshot.at if snapshot is not None else self.ctx.read_model.now()
+
+    @functools.cached_property
+    def series(self) -> DataLoader[SeriesRequest, ForecastSeries]:
+        """The forecasts' series, batched over key results, as of this reader's instant."""
+        return DataLoader(load_fn=self._series)
+
+    @functools.cached_property
+    def trees(self) -> DataLoader[UUID, list[TreeNode]]:
+        return DataLoader(load_fn=self._trees)
+
+    @functools.cached_property
+    def memo(self) -> dict[object, Any]:
+        """Results of this instant that several fields of one request share (forecasts)."""
+        return {}
+
+    async def _series(self, requests: list[SeriesRequest]) -> list[ForecastSeries]:
+        await self._prepare()
+        when, read_model, org = self.when, self.ctx.read_model, self.ctx.org
+        position = None if when is None else when.position
+        if when is not None and when.historical:
+            # every view up to the instant (the snapshot waited for the log's index only)
+            head = position if position is not None else await asyncio.to_thread(self.ctx.app.max_position)
+            await asyncio.to_thread(read_model.wait_for, head, MAX_CONSISTENCY_WAIT_S)
+        keys = list(requests)
+        return await asyncio.to_thread(read_model.forecast_series, org, keys, position)
+
+    async def _trees(self, cycle_ids: list[UUID]) -> list[list[TreeNode]]:
+        return [await self.tree(cycle_id) for cycle_id in cycle_ids]
 
     # ------------------------------------------------------------------ loaders
     async def _objectives(self, ids: list[UUID]) -> list[ObjectiveView | None]:

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from api import _doc as doc
+from api import forecasts as fz
 from api.context import Context, Instant, Reader, parse_uuid
 from api.errors import BadInputError
 from okr.domain import formulas as f
@@ -29,6 +30,7 @@ from okr.domain.objective import ObjectiveState as ObjectiveState
 from okr.domain.objective import ProgressDriver as ProgressDriver
 from okr.domain.task import TaskState as TaskState
 from okr.domain.team import TeamRole as TeamRole
+from projections import forecast as fc
 from projections import model as m
 
 N = TypeVar("N")
@@ -308,6 +310,30 @@ class KeyResult:
     async def objective(self, info: strawberry.Info[Context, None]) -> Objective | None:
         return await load_objective(info, self.objective_id, self.when)
 
+    async def _forecast(self, info: strawberry.Info[Context, None]) -> fc.KeyResultForecast | fc.NoForecast:
+        target = fc.KeyResultTarget(
+            self.kind.value, self.direction.value, self.start, self.target, self.source.value
+        )
+        kr_id, objective_id = parse_uuid(self.id, "id"), parse_uuid(self.objective_id, "objectiveId")
+        return await fz.key_result_forecast(reader(info, self.when), kr_id, objective_id, target)
+
+    @doc.field(
+        "Where this key result will be at its cycle's end, with a prediction band and the"
+        " probability of meeting its target (as of the same instant as the key result: an asOf"
+        " forecast sees no later check-in). Null when no honest forecast can be made: see"
+        " forecastUnavailable."
+    )
+    async def forecast(self, info: strawberry.Info[Context, None]) -> fz.KeyResultForecast | None:
+        result = await self._forecast(info)
+        return None if isinstance(result, fc.NoForecast) else fz.KeyResultForecast.of(result)
+
+    @doc.field("Why forecast is null (null when there is a forecast).")
+    async def forecast_unavailable(
+        self, info: strawberry.Info[Context, None]
+    ) -> fz.ForecastUnavailable | None:
+        result = await self._forecast(info)
+        return fz.ForecastUnavailable.of(result) if isinstance(result, fc.NoForecast) else None
+
     @doc.field("Check-ins, newest first (as of the same instant as the key result).")
     async def check_ins(
         self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
@@ -408,6 +434,22 @@ class Objective:
     @strawberry.field
     def key_results(self) -> list[KeyResult]:
         return [KeyResult.from_view(kr, self.when) for kr in self.view.key_results]
+
+    @doc.field(
+        "This objective's progress at its cycle's end: its key results' (and, per driver, its"
+        " counted aligned objectives') forecasts rolled up like progress. Null when an input has"
+        " no forecast: see forecastUnavailable."
+    )
+    async def forecast(self, info: strawberry.Info[Context, None]) -> fz.ObjectiveForecast | None:
+        result = await fz.objective_forecast(reader(info, self.when), self.view)
+        return None if isinstance(result, fc.NoForecast) else fz.ObjectiveForecast.of(result)
+
+    @doc.field("Why forecast is null (null when there is a forecast).")
+    async def forecast_unavailable(
+        self, info: strawberry.Info[Context, None]
+    ) -> fz.ForecastUnavailable | None:
+        result = await fz.objective_forecast(reader(info, self.when), self.view)
+        return fz.ForecastUnavailable.of(result) if isinstance(result, fc.NoForecast) else None
 
     @strawberry.field
     async def cycle(self, info: strawberry.Info[Context, None]) -> Cycle | None:

@@ -179,6 +179,44 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class SeriesPoint:
+    """One observation of a key result's value (a check-in's value, or a done share)."""
+
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class TaskTally:
+    """A linked task's weight and done flag from `at` on (weight None: it left the key result)."""
+
+    at: datetime
+    task_id: str
+    weight: float | None
+    done: bool
+
+
+@dataclass(frozen=True)
+class SeriesRequest:
+    """The observations a forecast of one key result needs: inside [since, until]."""
+
+    key_result_id: UUID
+    objective_id: UUID
+    from_tasks: bool  # progress source TASKS: the task tallies (from the start), not check-ins
+    since: datetime  # the cycle's start
+    until: datetime  # the instant forecast from
+
+
+@dataclass(frozen=True)
+class ForecastSeries:
+    check_ins: list[SeriesPoint]  # oldest first, the last MAX_SERIES of [since, until]
+    tallies: list[TaskTally]  # in log order up to `until` (TASKS key results only)
+
+
+MAX_SERIES = 500  # observations a forecast is fitted to at most (the latest)
+
+
+@dataclass(frozen=True)
 class TreeNode:
     objective: ObjectiveView
     children: list[TreeNode] = field(default_factory=list)
@@ -432,6 +470,14 @@ class ReadModel(Protocol):
         self, org: str, key_result_id: UUID, first: int = 20, after: str | None = None
     ) -> Page[CheckInView]:
         """Newest first."""
+
+    def forecast_series(
+        self, org: str, requests: list[SeriesRequest], until_position: int | None = None
+    ) -> list[ForecastSeries]:
+        """The series of each request (same order), in one read: check-ins from the check-ins
+        view, task tallies from the log's index (the audit view). Both are append-only
+        histories, so bounding them by `until` (and `until_position`, for an instant given as a
+        log position) reads exactly what the log held then: time travel sees no later entry."""
 
     def audit_log(
         self, org: str, filter: AuditFilter, first: int = 20, after: str | None = None

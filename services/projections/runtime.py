@@ -38,17 +38,20 @@ from projections.model import (
     CycleView,
     Dashboard,
     DueCheckInView,
+    ForecastSeries,
     KeyResultView,
     ObjectiveFilter,
     ObjectiveView,
     Page,
     PrioritizedTask,
+    SeriesRequest,
     TaskFilter,
     TaskView,
     TeamView,
     TreeNode,
 )
 from projections.queries import Queries, _as_dict, _cols
+from projections.queries import series as series_queries
 from projections.queries.reminders import ReminderQueries, ReminderReads
 from projections.queries.review import check_reviewable, cycle_closed_at
 from projections.runner import (
@@ -291,6 +294,12 @@ class SqlReadModel:
     ) -> Page[CheckInView]:
         with self.db.read() as tx:
             return Queries(tx, org, self.now()).check_ins(key_result_id, first, after)
+
+    def forecast_series(
+        self, org: str, requests: list[SeriesRequest], until_position: int | None = None
+    ) -> list[ForecastSeries]:
+        with self.db.read() as tx:
+            return series_queries.forecast_series(tx, org, requests, until_position)
 
     def audit_log(
         self,
