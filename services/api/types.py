@@ -340,7 +340,8 @@ class KeyResult:
     ) -> Connection[CheckIn]:
         kr_id, size = parse_uuid(self.id, "id"), check_first(first)
         page = await reader(info, self.when).check_ins(kr_id, size, after)
-        return connection_from_page(page, CheckIn.from_view)
+        when = self.when
+        return connection_from_page(page, lambda v: CheckIn.from_view(v, when))
 
     @doc.field(
         "Discussion threads on this key result (roots oldest first, each with its replies); a"
@@ -553,9 +554,10 @@ class CheckIn:
     author: str
     at: datetime
     task_id: strawberry.ID | None
+    when: strawberry.Private[Instant | None] = None
 
     @classmethod
-    def from_view(cls, v: m.CheckInView) -> CheckIn:
+    def from_view(cls, v: m.CheckInView, when: Instant | None = None) -> CheckIn:
         return cls(
             position=v.position,
             key_result_id=strawberry.ID(str(v.key_result_id)),
@@ -567,21 +569,22 @@ class CheckIn:
             author=v.author,
             at=v.at,
             task_id=_id(v.task_id),
+            when=when,
         )
 
     @doc.field("The check-in's id as a comment subject: `checkin:<position>`.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(check_in_subject_id(self.position))
 
-    @doc.field("Discussion threads on this check-in (read live, whatever the key result's instant).")
+    @doc.field("Discussion threads on this check-in (as of the same instant as its key result).")
     async def comments(
         self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
     ) -> Connection[Comment]:
-        return await comment_connection(info, check_in_subject_id(self.position), first, after, None)
+        return await comment_connection(info, check_in_subject_id(self.position), first, after, self.when)
 
-    @doc.field("Comments on this check-in that are not deleted (read live).")
+    @doc.field("Comments on this check-in that are not deleted.")
     async def comment_count(self, info: strawberry.Info[Context, None]) -> int:
-        return await reader(info, None).comment_counts.load(check_in_subject_id(self.position))
+        return await reader(info, self.when).comment_counts.load(check_in_subject_id(self.position))
 
 
 # ---------------------------------------------------------------------------------- discussion

@@ -151,3 +151,37 @@ def test_a_comment_arrives_on_the_events_subscription(server: str, org: str) -> 
             approved["position"],
         )
     admin.close()
+
+
+def test_a_check_ins_comments_answer_as_of_the_key_results_instant(tmp_path: Path) -> None:
+    """Under an asOf root a check-in's comments are those that existed then (never live ones)."""
+    import time
+    from datetime import UTC, datetime
+
+    settings = Settings(data_dir=tmp_path, jwt_secret=SECRET, environment="test")
+    with ThreadedServer(create_app(settings)) as server:
+        org = f"cmt-{uuid.uuid4().hex[:8]}"
+        client = Client(server.url, token(org))
+        cycle = client.m("scheduleCycle", {"name": "Q", "start": "2026-10-01", "end": "2026-12-31"})["id"]
+        client.m("startCycle", {"cycleId": cycle})
+        objective = client.m("draftObjective", {"cycleId": cycle, "title": "Grow"})["id"]
+        kr = client.m(
+            "addKeyResult", {"objectiveId": objective, "title": "MQLs", "kind": "NUMERIC", "target": 9}
+        )
+        client.m("activateObjective", {"objectiveId": objective})
+        checked = client.m("checkInKeyResult", {"keyResultId": kr["id"], "value": 3})
+        time.sleep(0.05)
+        before = datetime.now(tz=UTC).isoformat()
+        time.sleep(0.05)
+        added = client.m("addComment", {"subjectId": f"checkin:{checked['position']}", "body": "why 3?"})
+        query = (
+            "query($kr: ID!, $at: DateTime) { keyResult(id: $kr, asOf: $at) {"
+            " checkIns { nodes { id commentCount comments { totalCount } } } } }"
+        )
+        live = client.q(query, {"kr": kr["id"]}, **{"X-Consistent-With": str(added["position"])})
+        then = client.q(query, {"kr": kr["id"], "at": before})
+        (now_node,) = live["keyResult"]["checkIns"]["nodes"]
+        (then_node,) = then["keyResult"]["checkIns"]["nodes"]
+        assert (now_node["commentCount"], now_node["comments"]["totalCount"]) == (1, 1)
+        assert (then_node["commentCount"], then_node["comments"]["totalCount"]) == (0, 0)
+        client.close()
