@@ -229,7 +229,7 @@ MUTATIONS: tuple[Spec, ...] = (
         c.ConfigureApproval,
         i.ConfigureApprovalInput,
         MutationPayload,
-        "Whether objectives need an approval before activation (APPROVAL_REQUIRED) (admin).",
+        "Whether objectives need an approval before activation (APPROVAL_REQUIRED); unset: strict orgs do.",
     ),
     Spec(
         c.AddComment,

@@ -238,7 +238,7 @@ class ApproveObjective(Command):
 
 @dataclass(frozen=True)
 class ConfigureApproval(Command):
-    """Whether objectives need an approval before they activate (a new org: false)."""
+    """Whether objectives need an approval before they activate (unset: only in strict orgs)."""
 
     command_name: ClassVar[str] = "configure_approval"
     approval_required: bool

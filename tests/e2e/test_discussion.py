@@ -25,7 +25,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def _section() -> str:
     text = README.read_text(encoding="utf-8")
     start = text.index("### Discussion and approval")
-    return text[start : text.index("\n## ", start)]
+    ends = [i for i in (text.find("\n## ", start), text.find("\n### ", start + 1)) if i > 0]
+    return text[start : min(ends)]
 
 
 def test_readme_discussion_example_runs_against_the_demo_org(tmp_path: Path) -> None:

@@ -291,12 +291,6 @@ class Objective(OkrAggregate):
         strict (`team_violations`: what the team count breaks under strict policies)."""
         if self.state != ObjectiveState.DRAFT.value:
             raise ObjectiveNotDraftError(f"objective is {self.state}, only DRAFT activates")
-        if approval_required and self.approval_state != ApprovalState.APPROVED.value:
-            raise ApprovalRequiredError(
-                f"the org requires a lead's approval before activation; this objective is"
-                f" {self.approval_state} (proposeObjective, then approveObjective)",
-                field="objectiveId",
-            )
         kr_warnings = self.policy_warnings()
         warnings = [*kr_warnings, *(team_warnings or [])]
         violations = [*(kr_warnings if strict_policies else []), *(team_violations or [])]
@@ -306,6 +300,12 @@ class Objective(OkrAggregate):
             )
         if not self.key_results and self.driver == ProgressDriver.KEY_RESULTS.value:
             raise RuleViolation("an objective driven by key results needs at least one", field="keyResults")
+        if approval_required and self.approval_state != ApprovalState.APPROVED.value:
+            raise ApprovalRequiredError(
+                f"the org requires a lead's approval before activation; this objective is"
+                f" {self.approval_state} (proposeObjective, then approveObjective)",
+                field="objectiveId",
+            )
         self._activated(policy_warnings=warnings)
         return warnings
 

@@ -32,9 +32,13 @@ def approval_policy(app: OkrApplication) -> ApprovalPolicy | None:
 
 
 def approval_required(app: OkrApplication) -> bool:
-    """Whether the caller's org requires an approval before activation (default: no)."""
+    """Whether the caller's org requires an approval before activation: what configureApproval
+    set, else the org's strict policies (a strict org approves before it activates)."""
     policy = approval_policy(app)
-    return policy is not None and policy.approval_required
+    if policy is not None:
+        return policy.approval_required
+    strict, _ = app.org_settings()
+    return strict
 
 
 def authorize_approval(app: OkrApplication, objective: Objective) -> None:

@@ -89,6 +89,7 @@ def test_configure_org_and_check_in_permissions_over_graphql(url: str, admin: Cl
     """configureOrg changes only the fields given; members check in on their teams' objectives
     unless checkInsOpenToAll."""
     admin.m("configureOrg", {"strictPolicies": True})
+    admin.m("configureApproval", {"approvalRequired": False})  # settings and permissions here, not approvals
     admin.m("configureOrg", {"cadenceDays": 14})
     cycle = admin.m("scheduleCycle", {"name": "Q2", "start": "2026-04-01", "end": "2026-06-30"})["id"]
     admin.m("startCycle", {"cycleId": cycle})

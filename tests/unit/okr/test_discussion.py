@@ -167,7 +167,7 @@ def test_propose_and_approve_by_a_lead_of_the_team(plan: Plan) -> None:
 
 def test_an_org_requiring_approval_refuses_unapproved_activation_and_revisions_reset_it(plan: Plan) -> None:
     """APPROVAL_REQUIRED until approved; a revision after approval sends it back to PROPOSED;
-    orgs that never configured it (and strict ones) activate as before."""
+    orgs that never configured it and are not strict activate as before."""
     app = plan.app
     run(app, cmd.ConfigureApproval(approval_required=True))
     assert code_of(app, cmd.ConfigureApproval(approval_required=True)) == "INVALID_INPUT"
@@ -194,3 +194,26 @@ def test_an_org_requiring_approval_refuses_unapproved_activation_and_revisions_r
         app.execute(cmd.AddKeyResult(objective_id=other, title="New", kind="BOOLEAN"))
         assert app.repository.get(other).approval_state == ApprovalState.PROPOSED.value
         app.execute(cmd.ActivateObjective(objective_id=other))  # not required any more
+
+
+def test_strict_orgs_require_approval_unless_they_opt_out(plan: Plan) -> None:
+    """The issue's rule: a strict org approves before it activates (APPROVAL_REQUIRED, after the
+    key-result policy); configureApproval overrides it either way."""
+    app = plan.app
+    run(app, cmd.ConfigureOrg(strict_policies=True))
+    assert code_of(app, cmd.ActivateObjective(objective_id=plan.objective)) == "APPROVAL_REQUIRED"
+    run(app, cmd.ConfigureApproval(approval_required=False))
+    run(app, cmd.ActivateObjective(objective_id=plan.objective))
+    with request_context(system_context(ORG)):
+        assert app.get_objective(plan.objective).state == "ACTIVE"
+
+
+def test_a_policy_breach_is_reported_before_a_missing_approval(plan: Plan) -> None:
+    """A strict org's draft with one key result: POLICY_VIOLATION (fix the objective first)."""
+    app = plan.app
+    run(app, cmd.ConfigureOrg(strict_policies=True))
+    with request_context(system_context(ORG, "alice")):
+        cycle = app.get_objective(plan.objective).cycle_id
+    lonely = run(app, cmd.DraftObjective(cycle_id=cycle, title="Lonely", team_id=plan.team))
+    run(app, cmd.AddKeyResult(objective_id=lonely, title="One", kind="BOOLEAN"))
+    assert code_of(app, cmd.ActivateObjective(objective_id=lonely)) == "POLICY_VIOLATION"
