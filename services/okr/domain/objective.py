@@ -435,7 +435,7 @@ class Objective(OkrAggregate):
         self.carried_over_to = target_objective_id
 
     def unfinished_key_results(self) -> list[KeyResult]:
-        return [kr for kr in self.key_results.values() if kr.progress < 1.0]
+        return [kr for kr in self.key_results.values() if f.is_unfinished(kr.progress)]
 
     # ---------------------------------------------------------------- key results
     def add_key_result(
