@@ -191,6 +191,17 @@ class OkrApplication(Lookups, Application[UUID]):
             id=outcome.id, position=position, warnings=tuple(outcome.warnings), extra=dict(outcome.extra)
         )
 
+    def save_system_write(self, *aggregates: OkrAggregate) -> int:
+        """Saves what the service itself decided (not a user's command: e.g. a due reminder) in
+        one atomic write, like a command's, and wakes the commit listeners (in-process views and
+        the live feed). Raises IntegrityError when another writer got there first."""
+        with self._write_lock:
+            recordings = self._save_aggregates(list(aggregates))
+        position = max(r.notification.id for r in recordings)
+        for listener in self._commit_listeners:
+            listener(position)
+        return position
+
     def _save_aggregates(
         self, aggregates: list[OkrAggregate], entry: IdempotencyEntry | None = None
     ) -> list[Recording[UUID]]:

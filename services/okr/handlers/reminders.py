@@ -109,7 +109,7 @@ def emit_reminder(
     if not (due or overdue):
         return Emission(reminder_id, complete=reminder.overdue)
     try:
-        app.save(reminder)
+        app.save_system_write(reminder)
     except IntegrityError:  # another scheduler appended this reminder's event first
         app.evict(reminder_id)
         return Emission(reminder_id)
