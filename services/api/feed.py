@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from okr import log as event_log
 from okr.application import OkrApplication
 from okr.log import LogEvent
+from projections.views.audit import REDACTED_FIELDS
 
 if TYPE_CHECKING:
     from projections.model import AuditEntry, ReadModel
@@ -181,11 +184,21 @@ class EventFeed:
                 if len(self._buffer) == self._buffer.maxlen:
                     self._floor = self._buffer[0].position
                 self._buffer.append(event)
+                if event.aggregate_type == "Comment" and event.event_type == "Deleted":
+                    self._redact(event.aggregate_id)
             self._head = last
             changed, self._changed = self._changed, asyncio.Event()
             changed.set()
             if last - after < self.batch:
                 return
+
+    def _redact(self, comment_id: UUID) -> None:
+        """A deleted comment's body leaves the buffer too, as it left the audit view (replays
+        from the buffer must not show what the views no longer hold)."""
+        for i, buffered in enumerate(self._buffer):
+            if buffered.aggregate_id == comment_id and any(f in buffered.payload for f in REDACTED_FIELDS):
+                payload = {k: (None if k in REDACTED_FIELDS else v) for k, v in buffered.payload.items()}
+                self._buffer[i] = dataclasses.replace(buffered, payload=payload)
 
     async def _replay_page(
         self, org: str, cursor: int, views: ReadModel | None

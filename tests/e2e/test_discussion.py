@@ -186,3 +186,28 @@ def test_a_check_ins_comments_answer_as_of_the_key_results_instant(tmp_path: Pat
         assert (now_node["commentCount"], now_node["comments"]["totalCount"]) == (1, 1)
         assert (then_node["commentCount"], then_node["comments"]["totalCount"]) == (0, 0)
         client.close()
+
+
+def test_a_deleted_comments_body_is_gone_from_replayed_subscription_events(tmp_path: Path) -> None:
+    """Events still in the live feed's buffer lose a deleted comment's body too: a subscription
+    resuming from before the comment sees its Added event without the body."""
+    settings = Settings(data_dir=tmp_path, jwt_secret=SECRET, environment="test")
+    query = "subscription($after: Int) { events(afterPosition: $after) { position eventType payload } }"
+    with ThreadedServer(create_app(settings)) as server:
+        org = f"red-{uuid.uuid4().hex[:8]}"
+        bearer = token(org)
+        client = Client(server.url, bearer)
+        cycle = client.m("scheduleCycle", {"name": "Q", "start": "2026-10-01", "end": "2026-12-31"})["id"]
+        objective = client.m("draftObjective", {"cycleId": cycle, "title": "Grow"})["id"]
+        start = objective_position = client.m("reviseObjective", {"objectiveId": objective, "weight": 2})[
+            "position"
+        ]
+        with Subscription(server.url, bearer, query, {"after": start}) as live:  # keeps the buffer filled
+            added = client.m("addComment", {"subjectId": objective, "body": "secret plan"})
+            client.m("deleteComment", {"commentId": added["id"]})
+            assert live.next()["events"]["eventType"] == "Added"
+            with Subscription(server.url, bearer, query, {"after": objective_position}) as replay:
+                first = replay.next()["events"]
+                assert first["eventType"] == "Added" and first["payload"]["body"] is None, first
+                assert "secret plan" not in json.dumps(first)
+        client.close()
